@@ -1,0 +1,75 @@
+"""The only module that talks to AWS: clients, IoT listing and SNS publishing.
+
+Everything above it receives plain dicts and lists; clients are passed in, so tests and
+the CLI can hand over clients for an emulator or another profile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# Explicit, because the Lambda runtime's bundled boto3 may default differently. Adaptive
+# mode is standard retries plus a client-side rate limiter that backs off as throttling
+# starts, which is what an account-wide IoT request quota needs; ten attempts ride out a
+# sustained burst. The pool is sized for the concurrent CA scans that share one client.
+RETRY_ATTEMPTS = 10
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS},
+    max_pool_connections=32,
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="iot-certificate-audit",
+)
+
+
+def make_clients(session: boto3.Session | None = None, endpoint_url: str | None = None) -> tuple[Any, Any]:
+    """IoT and SNS clients with the audit's retry configuration."""
+    session = session or boto3.Session()
+    return (
+        session.client("iot", config=CLIENT_CONFIG, endpoint_url=endpoint_url),
+        session.client("sns", config=CLIENT_CONFIG, endpoint_url=endpoint_url),
+    )
+
+
+def retries_of(response: dict) -> int:
+    """How many retries botocore made before this response (or error response)."""
+    return response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+
+
+def error_of(error: Exception) -> dict:
+    """{"code", "message"} of a failed call: the AWS error code, else the exception's class name."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return {"code": details.get("Code") or "Unknown", "message": details.get("Message") or str(error)}
+    return {"code": type(error).__name__, "message": str(error)}
+
+
+def certificate_page(iot, ca_certificate_id: str, page_size: int, marker: str | None) -> tuple[list, str | None, int]:
+    """One ListCertificatesByCA page: (certificates, nextMarker or None, retries it took)."""
+    request = {"caCertificateId": ca_certificate_id, "pageSize": page_size}
+    if marker:
+        request["marker"] = marker
+    response = iot.list_certificates_by_ca(**request)
+    return response.get("certificates", []), response.get("nextMarker") or None, retries_of(response)
+
+
+def all_ca_certificate_ids(iot, page_size: int) -> list[str]:
+    """Every CA certificate registered in the account and region (ListCACertificates, paginated)."""
+    ids: list[str] = []
+    request: dict[str, Any] = {"pageSize": page_size}
+    while True:
+        response = iot.list_ca_certificates(**request)
+        ids.extend(ca["certificateId"] for ca in response.get("certificates", []))
+        marker = response.get("nextMarker")
+        if not marker:
+            return ids
+        request["marker"] = marker
+
+
+def publish(sns, topic_arn: str, message: dict) -> str:
+    """Publish a built SNS message (see message.py); returns the MessageId. Errors propagate."""
+    return sns.publish(TopicArn=topic_arn, MessageStructure="json", **message)["MessageId"]

@@ -1,0 +1,143 @@
+"""The function's configuration: environment variables parsed and validated once.
+
+Every problem is collected into one `ConfigError` that names the variable, the bad value
+and what is allowed, so a misconfigured deployment fails before any API call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# Certificate statuses of the IoT API (botocore's service model, CertificateStatus).
+KNOWN_STATUSES = (
+    "ACTIVE",
+    "INACTIVE",
+    "REVOKED",
+    "PENDING_TRANSFER",
+    "REGISTER_INACTIVE",
+    "PENDING_ACTIVATION",
+)
+DEFAULT_FLAGGED_STATUSES = ("REVOKED", "INACTIVE", "REGISTER_INACTIVE")
+ALL_CAS = "*"
+NOTIFY_CHOICES = ("findings", "always")
+METRICS_DETAIL_CHOICES = ("ca", "totals")
+PAGE_SIZE_MAX = 250  # the API's upper bound for pageSize
+SCAN_CONCURRENCY_MAX = 16
+
+_CA_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ConfigError(ValueError):
+    """The configuration (or an on-demand event) is invalid; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    ca_certificate_ids: tuple[str, ...]  # empty = every CA in the account and region
+    alert_topic_arn: str | None
+    flagged_statuses: frozenset[str]
+    notify_on: str = "findings"
+    page_size: int = PAGE_SIZE_MAX
+    scan_concurrency: int = 4
+    metrics_detail: str = "ca"
+
+    @property
+    def all_cas(self) -> bool:
+        return not self.ca_certificate_ids
+
+
+def parse_ca_ids(values: Iterable[str], source: str) -> tuple[str, ...]:
+    """Normalise CA IDs (trimmed, lower-case, de-duplicated in order); raise on a malformed one."""
+    ids: list[str] = []
+    for raw in values:
+        ca_id = raw.strip().lower()
+        if not _CA_ID.match(ca_id):
+            raise ConfigError(
+                f"{source}: {raw!r} is not a CA certificate ID; expected 64 hexadecimal characters "
+                "(the caCertificateId shown by `aws iot list-ca-certificates`)"
+            )
+        if ca_id not in ids:
+            ids.append(ca_id)
+    return tuple(ids)
+
+
+def parse_statuses(values: Iterable[str], source: str) -> frozenset[str]:
+    statuses = {value.strip().upper() for value in values if value.strip()}
+    unknown = sorted(statuses - set(KNOWN_STATUSES))
+    if unknown:
+        raise ConfigError(f"{source}: unknown status {', '.join(unknown)}; allowed: {', '.join(KNOWN_STATUSES)}")
+    if not statuses:
+        raise ConfigError(f"{source}: no status given; allowed: {', '.join(KNOWN_STATUSES)}")
+    return frozenset(statuses)
+
+
+def _split(value: str) -> list[str]:
+    return [part for part in value.split(",") if part.strip()]
+
+
+def _int_in_range(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {value!r} is not a whole number from {low} to {high}")
+    return number
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.strip().lower() not in choices:
+        raise ConfigError(f"{name}: {value!r} is not allowed; choose one of {', '.join(choices)}")
+    return value.strip().lower()
+
+
+def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditConfig:
+    """Build the configuration from environment variables, reporting every problem at once."""
+    problems: list[str] = []
+
+    def check(parse, *args):
+        try:
+            return parse(*args)
+        except ConfigError as error:
+            problems.append(str(error))
+            return None
+
+    raw_cas = env.get("CA_CERTIFICATE_IDS", ALL_CAS).strip()
+    ca_ids = () if raw_cas in ("", ALL_CAS) else check(parse_ca_ids, _split(raw_cas), "CA_CERTIFICATE_IDS")
+    topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
+    if require_topic and not topic:
+        problems.append("ALERT_TOPIC_ARN: missing; set it to the ARN of the SNS topic that receives findings")
+    elif topic and not re.match(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+(\.fifo)?$", topic):
+        problems.append(f"ALERT_TOPIC_ARN: {topic!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+    flagged = check(
+        parse_statuses, _split(env.get("FLAGGED_STATUSES", ",".join(DEFAULT_FLAGGED_STATUSES))), "FLAGGED_STATUSES"
+    )
+    notify_on = check(_choice, "NOTIFY_ON", env.get("NOTIFY_ON", "findings"), NOTIFY_CHOICES)
+    page_size = check(_int_in_range, "PAGE_SIZE", env.get("PAGE_SIZE", str(PAGE_SIZE_MAX)), 1, PAGE_SIZE_MAX)
+    concurrency = check(_int_in_range, "SCAN_CONCURRENCY", env.get("SCAN_CONCURRENCY", "4"), 1, SCAN_CONCURRENCY_MAX)
+    detail = check(_choice, "METRICS_DETAIL", env.get("METRICS_DETAIL", "ca"), METRICS_DETAIL_CHOICES)
+    if problems:
+        raise ConfigError("Invalid configuration: " + "; ".join(problems))
+    return AuditConfig(
+        ca_certificate_ids=ca_ids,
+        alert_topic_arn=topic,
+        flagged_statuses=flagged,
+        notify_on=notify_on,
+        page_size=page_size,
+        scan_concurrency=concurrency,
+        metrics_detail=detail,
+    )
+
+
+def ca_ids_from_event(event: object) -> tuple[str, ...] | None:
+    """The CAs an on-demand invocation asks for, or None for a scheduled (or any other) event."""
+    if not isinstance(event, dict) or "caCertificateIds" not in event:
+        return None
+    requested = event["caCertificateIds"]
+    if not isinstance(requested, list) or not requested or not all(isinstance(i, str) for i in requested):
+        raise ConfigError(
+            f"event.caCertificateIds: {requested!r} is not allowed; pass a non-empty list of CA certificate IDs"
+        )
+    return parse_ca_ids(requested, "event.caCertificateIds")

@@ -1,0 +1,149 @@
+"""The SNS message of a run: JSON report for machines, plain text for people, within SNS limits.
+
+Published with MessageStructure="json": `default` carries the JSON report, `email` the
+text an email subscriber reads. SNS caps a message at 256 KiB, so when the findings do
+not fit, as many as fit are kept (worst first) and the report says how many were left out.
+"""
+
+from __future__ import annotations
+
+import json
+
+SNS_MAX_BYTES = 256 * 1024
+# Room for the subject and message attributes, which count towards the SNS limit too.
+ENVELOPE_BYTES = 2 * 1024
+SUBJECT_MAX = 100
+CONSOLE_HOSTS = {"aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def subject(report: dict) -> str:
+    """At most 100 ASCII characters: findings, CAs, failures and region."""
+    summary = report["summary"]
+    cas_with_findings = sum(1 for ca in report["cas"] if ca["findings"])
+    text = f"IoT certificate audit: {_plural(summary['findings'], 'finding')}"
+    if summary["findings"]:
+        text += f" in {cas_with_findings} of {_plural(summary['casScanned'], 'CA')}"
+    else:
+        text += f" in {_plural(summary['casScanned'], 'CA')}"
+    if summary["casFailed"]:
+        text += f", {summary['casFailed']} failed"
+    text += f" ({report['region']})"
+    return text.encode("ascii", "replace").decode()[:SUBJECT_MAX]
+
+
+def console_url(finding: dict, region: str | None) -> str:
+    partition = (finding.get("certificateArn") or "arn:aws").split(":")[1]
+    host = CONSOLE_HOSTS.get(partition, "console.aws.amazon.com")
+    return f"https://{region}.{host}/iot/home?region={region}#/certificate/{finding['certificateId']}"
+
+
+def _finding_lines(finding: dict, region: str | None) -> str:
+    return (
+        f"[{finding['severity']}] {finding['status']} certificate {finding['certificateId']}\n"
+        f"  CA {finding['caCertificateId']}, created {finding['creationDate']}, "
+        f"mode {finding['certificateMode'] or 'unknown'}\n"
+        f"  {finding['reason']}\n"
+        f"  {console_url(finding, region)}\n"
+    )
+
+
+def email_text(report: dict) -> str:
+    summary = report["summary"]
+    region = report["region"]
+    lines = [
+        f"{subject(report)}.",
+        "",
+        f"Account {report['accountId']}, region {region}, audit {report['auditId']}.",
+        f"Scanned {summary['certificatesScanned']:,} device certificates of {_plural(summary['casScanned'], 'CA')} "
+        f"from {report['startedAt']} to {report['finishedAt']}.",
+        "",
+        "Certificates by CA and status",
+    ]
+    for ca in report["cas"]:
+        outcome = f"FAILED ({ca['error']['code']})" if ca["error"] else "scanned"
+        lines.append(f"CA {ca['caCertificateId']}: {outcome}, {_plural(ca['findings'], 'finding')}")
+        lines += [f"  {status:<20} {count:>10,}" for status, count in ca["byStatus"].items()]
+    lines.append("All CAs")
+    lines += [f"  {status:<20} {count:>10,}" for status, count in summary["byStatus"].items()]
+    failed = [ca for ca in report["cas"] if ca["error"]]
+    if failed:
+        lines += ["", "Scan errors (these CAs were not fully audited)"]
+        lines += [f"- CA {ca['caCertificateId']}: {ca['error']['code']}: {ca['error']['message']}" for ca in failed]
+    lines.append("")
+    if report["findings"]:
+        lines += ["Findings (worst first)", ""]
+        lines += [_finding_lines(finding, region) for finding in report["findings"]]
+    if report["findingsTruncated"]:
+        lines.append(
+            f"{_plural(report['findingsOmitted'], 'more finding')} did not fit in one SNS message (256 KiB). "
+            "Run `cert-audit scan --format csv` for the full list."
+        )
+    if not summary["findings"] and not failed:
+        lines.append("No findings: every certificate has a status that is not flagged.")
+    return "\n".join(lines) + "\n"
+
+
+def _message_body(report: dict) -> str:
+    return json.dumps(
+        {"default": json.dumps(report, separators=(",", ":")), "email": email_text(report)},
+        separators=(",", ":"),
+    )
+
+
+def _escaped_size(text: str) -> int:
+    # Inside the outer JSON every character of the inner text is escaped on its own,
+    # so the size a finding adds is the size of its escaped text.
+    return len(json.dumps(text)) - 2
+
+
+def _with_findings(report: dict, findings: list[dict], kept: int) -> dict:
+    return {
+        **report,
+        "findings": findings[:kept],
+        "findingsTruncated": kept < len(findings),
+        "findingsOmitted": len(findings) - kept,
+    }
+
+
+def fit_report(report: dict, max_bytes: int = SNS_MAX_BYTES - ENVELOPE_BYTES) -> dict:
+    """The report with as many findings (worst first) as fit in one SNS message."""
+    findings = report["findings"]
+    if len(_message_body(report).encode()) <= max_bytes:
+        return report
+    room = max_bytes - len(_message_body(_with_findings(report, findings, 0)).encode())
+    kept = 0
+    for finding in findings:
+        cost = _escaped_size(json.dumps(finding, separators=(",", ":"))) + 1
+        cost += _escaped_size(_finding_lines(finding, report["region"]) + "\n")
+        if cost > room:
+            break
+        room -= cost
+        kept += 1
+    fitted = _with_findings(report, findings, kept)
+    while kept and len(_message_body(fitted).encode()) > max_bytes:  # the header's numbers grew a digit
+        kept -= 1
+        fitted = _with_findings(report, findings, kept)
+    return fitted
+
+
+def build_message(report: dict) -> dict:
+    """Publish arguments (Subject, Message, MessageAttributes) for the report, fitted to SNS."""
+    summary = report["summary"]
+    return {
+        "Subject": subject(report),
+        "Message": _message_body(report),
+        "MessageAttributes": {
+            "findings": {"DataType": "Number", "StringValue": str(summary["findings"])},
+            "worstSeverity": {"DataType": "String", "StringValue": summary["worstSeverity"] or "NONE"},
+            "casFailed": {"DataType": "Number", "StringValue": str(summary["casFailed"])},
+        },
+    }
+
+
+def should_notify(report: dict, notify_on: str) -> bool:
+    summary = report["summary"]
+    return notify_on == "always" or bool(summary["findings"] or summary["casFailed"])

@@ -1,0 +1,51 @@
+"""CloudWatch metrics of a run, in embedded metric format (EMF) through Powertools.
+
+Per CA (dimensions exactly `CaCertificateId`, and `CaCertificateId`+`Status`):
+`Certificates`, `Findings`, `ScanErrors`. Run totals go on the shared `metrics` object
+(dimension `service`) and are flushed by the handler's `log_metrics` decorator.
+A CA whose scan failed gets no `Certificates` points: a partial count would read as a
+drop in the fleet, while a gap is what it is. Its `Findings` (those seen before the
+failure) and `ScanErrors` = 1 are emitted.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.base import MetricManager
+
+from cert_audit.observability import metrics
+
+
+def _emit(dimensions: dict[str, str], values: dict[str, int]) -> None:
+    # service="" keeps Powertools from adding its `service` dimension to per-CA metrics.
+    blob = MetricManager(service="")
+    for name, value in values.items():
+        blob.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for name, value in dimensions.items():
+        blob.add_dimension(name=name, value=value)
+    print(json.dumps(blob.serialize_metric_set(), separators=(",", ":")))
+
+
+def emit_ca_metrics(report: dict) -> None:
+    for ca in report["cas"]:
+        ca_dimension = {"CaCertificateId": ca["caCertificateId"]}
+        _emit(ca_dimension, {"Findings": ca["findings"], "ScanErrors": 1 if ca["error"] else 0})
+        if ca["error"]:
+            continue
+        for status, count in ca["byStatus"].items():
+            _emit({**ca_dimension, "Status": status}, {"Certificates": count})
+
+
+def add_run_totals(report: dict) -> None:
+    summary = report["summary"]
+    metrics.add_metric(name="CertificatesScanned", unit=MetricUnit.Count, value=summary["certificatesScanned"])
+    metrics.add_metric(name="Findings", unit=MetricUnit.Count, value=summary["findings"])
+    metrics.add_metric(name="ScanErrors", unit=MetricUnit.Count, value=summary["casFailed"])
+
+
+def add_heartbeat(duration_ms: float) -> None:
+    """`AuditRuns` = 1 once a run has completed (published, if it had to), with its duration."""
+    metrics.add_metric(name="AuditRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="AuditDuration", unit=MetricUnit.Milliseconds, value=round(duration_ms))

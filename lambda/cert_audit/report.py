@@ -1,0 +1,83 @@
+"""The audit report (schema version 1): the JSON that SNS subscribers, the CLI and callers read.
+
+Pure: built from the CA scans, no AWS calls. Field names are the public contract.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from cert_audit.config import KNOWN_STATUSES
+from cert_audit.findings import severity_rank, worst_first
+from cert_audit.scan import CaScan
+
+SCHEMA_VERSION = 1
+
+
+def status_counts(counts: Counter, flagged: Iterable[str]) -> dict[str, int]:
+    """Counts by status: flagged statuses always present (0 included), known statuses in API
+    order, then any status AWS may add, under its own name."""
+    ordered = [s for s in KNOWN_STATUSES if s in counts or s in flagged]
+    ordered += sorted(s for s in counts if s not in KNOWN_STATUSES)
+    return {status: counts.get(status, 0) for status in ordered}
+
+
+def build_report(
+    scans: list[CaScan],
+    *,
+    flagged: frozenset[str],
+    audit_id: str,
+    account_id: str | None,
+    region: str | None,
+    started_at: str,
+    finished_at: str,
+) -> dict:
+    total = Counter()
+    findings: list[dict] = []
+    cas = []
+    for scan in scans:
+        total.update(scan.by_status)
+        findings.extend(scan.findings)
+        cas.append(
+            {
+                "caCertificateId": scan.ca_certificate_id,
+                "certificatesScanned": scan.certificates_scanned,
+                "byStatus": status_counts(scan.by_status, flagged),
+                "findings": len(scan.findings),
+                "error": scan.error,
+                "pages": scan.pages,
+                "retries": scan.retries,
+                "durationMs": scan.duration_ms,
+            }
+        )
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "auditId": audit_id,
+        "accountId": account_id,
+        "region": region,
+        "startedAt": started_at,
+        "finishedAt": finished_at,
+        "summary": {
+            "certificatesScanned": sum(ca["certificatesScanned"] for ca in cas),
+            "findings": len(findings),
+            "byStatus": status_counts(total, flagged),
+            "casScanned": len(cas),
+            "casFailed": sum(1 for ca in cas if ca["error"]),
+            "worstSeverity": worst_severity(findings),
+            "retries": sum(ca["retries"] for ca in cas),
+        },
+        "cas": cas,
+        "findings": worst_first(findings),
+        "findingsTruncated": False,
+        "findingsOmitted": 0,
+    }
+
+
+def worst_severity(findings: list[dict]) -> str | None:
+    return min((f["severity"] for f in findings), key=severity_rank, default=None)
+
+
+def without_findings(report: dict) -> dict:
+    """The report as an on-demand caller gets it back: everything but the findings list."""
+    return {key: value for key, value in report.items() if key != "findings"}
