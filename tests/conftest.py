@@ -1,0 +1,21 @@
+"""Test setup shared by every test: fake AWS credentials and region, so nothing can reach real AWS."""
+
+from __future__ import annotations
+
+import os
+
+# Set before any boto3 client exists. A real profile or token in the developer's shell
+# must not leak into tests.
+for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(name, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
+        "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
+    }
+)
