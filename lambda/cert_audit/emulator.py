@@ -1,0 +1,192 @@
+"""Development-only: moto's IoT emulator, extended where it falls short of the documented API.
+
+Used by the tests and by `cert-audit demo`; never shipped in the Lambda asset (it imports moto).
+
+Fidelity added to moto's IoT (see shared reference list_certificates_by_ca and botocore's model):
+- ListCertificatesByCA honours `pageSize` (1..250, else InvalidRequestException), `marker` /
+  `nextMarker` (opaque; a marker that was never issued is an InvalidRequestException) and
+  `isAscendingOrder` (by creationDate; descending by default), and returns `certificateMode`
+  (DEFAULT unless a seeded certificate says otherwise). moto returns everything at once.
+- ListCACertificates, which moto lacks, with the same paging.
+- Each CA's certificates are indexed once per change of the fleet's size instead of being
+  filtered from every certificate of the account on each page (moto's way is O(fleet) a page).
+- Faults: `inject_faults` answers chosen calls with real IoT error bodies through botocore's
+  `before-send` hook, so botocore's own error parsing and retries run.
+Not emulated: marker expiry, the account's request quota (see bench/ for a throttling
+endpoint), templateName filtering.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from botocore.awsrequest import AWSResponse
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.common_models import BaseModel
+from moto.iot.exceptions import InvalidRequestException
+from moto.iot.models import FakeCaCertificate, FakeCertificate, IoTBackend, iot_backends
+from moto.iot.responses import IoTResponse
+
+PAGE_SIZE_MAX = 250
+_index: dict[tuple[int, str], tuple[int, list]] = {}
+
+
+def _page(self: IoTResponse, items: list[BaseModel], to_dict: Callable[[BaseModel], dict]) -> dict:
+    page_size = self._get_int_param("pageSize", PAGE_SIZE_MAX)
+    if not 1 <= page_size <= PAGE_SIZE_MAX:
+        raise InvalidRequestException(f"pageSize must be between 1 and {PAGE_SIZE_MAX}")
+    if self._get_bool_param("isAscendingOrder", False) is False:
+        items = items[::-1]
+    start = 0
+    marker = self._get_param("marker")
+    if marker:
+        try:
+            start = int(base64.urlsafe_b64decode(marker.encode()).decode().removeprefix("offset:"))
+        except ValueError as error:
+            raise InvalidRequestException("Invalid marker") from error
+    end = start + page_size
+    response = {"certificates": [to_dict(item) for item in items[start:end]]}
+    if end < len(items):
+        response["nextMarker"] = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode()
+    return response
+
+
+def _certificates_of(backend: IoTBackend, ca_certificate_id: str) -> list[FakeCertificate]:
+    """The CA's certificates, oldest first, indexed again whenever the fleet's size changes."""
+    key = (id(backend), ca_certificate_id)
+    size, certificates = _index.get(key, (-1, []))
+    if size != len(backend.certificates):
+        certificates = sorted(
+            (c for c in backend.certificates.values() if c.ca_certificate_id == ca_certificate_id),
+            key=lambda c: (c.creation_date, c.certificate_id),
+        )
+        _index[key] = (len(backend.certificates), certificates)
+    return certificates
+
+
+def _device_certificate(certificate: FakeCertificate) -> dict:
+    return {
+        "certificateArn": certificate.arn,
+        "certificateId": certificate.certificate_id,
+        "status": certificate.status,
+        "certificateMode": getattr(certificate, "certificate_mode", "DEFAULT"),
+        "creationDate": certificate.creation_date,
+    }
+
+
+def _ca_certificate(certificate: FakeCaCertificate) -> dict:
+    return {
+        "certificateArn": certificate.arn,
+        "certificateId": certificate.certificate_id,
+        "status": certificate.status,
+        "creationDate": certificate.creation_date,
+    }
+
+
+def _list_certificates_by_ca(self: IoTResponse):
+    certificates = _certificates_of(self.iot_backend, self._get_param("caCertificateId"))
+    return json.dumps(_page(self, certificates, _device_certificate), default=_epoch)
+
+
+def _list_ca_certificates(self: IoTResponse):
+    cas = sorted(self.iot_backend.ca_certificates.values(), key=lambda c: (c.creation_date, c.certificate_id))
+    return json.dumps(_page(self, cas, _ca_certificate), default=_epoch)
+
+
+def _epoch(value: datetime) -> float:
+    # IoT's REST-JSON wire format writes timestamps as epoch seconds.
+    return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
+
+
+def install() -> None:
+    """Extend moto's IoT responses (idempotent)."""
+    IoTResponse.list_certificates_by_ca = _list_certificates_by_ca
+    IoTResponse.list_ca_certificates = _list_ca_certificates
+
+
+def iot_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> IoTBackend:
+    return iot_backends[account_id][region]
+
+
+def seed_ca(backend: IoTBackend, name: str, status: str = "ACTIVE") -> str:
+    """Register a CA straight into the backend; returns its 64-hex certificate ID."""
+    ca = FakeCaCertificate(f"-----CA {name}-----", status, backend.account_id, backend.region_name, {})
+    backend.ca_certificates[ca.certificate_id] = ca
+    return ca.certificate_id
+
+
+def seed_certificates(
+    backend: IoTBackend,
+    ca_certificate_id: str,
+    statuses: Iterable[str],
+    *,
+    mode: str = "DEFAULT",
+    first_created: datetime = datetime(2020, 1, 1, tzinfo=UTC),
+) -> list[str]:
+    """Add one device certificate per status given, straight into the backend (fast enough
+    for fleets of 100k). Creation dates advance one minute per certificate; returns the IDs."""
+    ids = []
+    start = len(backend.certificates)
+    for offset, status in enumerate(statuses):
+        number = start + offset
+        certificate = FakeCertificate(
+            f"-----DEVICE {ca_certificate_id} {number}-----",
+            status,
+            backend.account_id,
+            backend.region_name,
+            ca_certificate_id,
+        )
+        certificate.creation_date = (first_created + timedelta(minutes=number)).replace(tzinfo=None)
+        certificate.certificate_mode = mode
+        backend.certificates[certificate.certificate_id] = certificate
+        ids.append(certificate.certificate_id)
+    return ids
+
+
+class _Body:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def error_response(code: str, message: str, status: int) -> AWSResponse:
+    """An IoT REST-JSON error as the service sends it (x-amzn-ErrorType header, JSON body)."""
+    body = json.dumps({"message": message}).encode()
+    headers = {"x-amzn-ErrorType": f"{code}:", "Content-Type": "application/json", "x-amzn-RequestId": "fault"}
+    return AWSResponse("https://iot.amazonaws.com/fault", status, headers, _Body(body))
+
+
+# The status code the IoT service model gives each error.
+ERROR_STATUS = {
+    "ThrottlingException": 400,
+    "InvalidRequestException": 400,
+    "UnauthorizedException": 401,
+    "InternalFailureException": 500,
+    "ServiceUnavailableException": 503,
+}
+
+# Decides, for one outgoing request, the error code to answer with, or None to let it through.
+FaultRule = Callable[[object], str | None]
+
+
+def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]:
+    """Answer `operation` calls for which `rule(request)` names an error with that error.
+
+    Goes through botocore's `before-send` event, so parsing and retries are botocore's own.
+    Returns a function that removes the hook.
+    """
+    event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+
+    def handler(request, **_):
+        code = rule(request)
+        if code:
+            return error_response(code, f"Injected {code}", ERROR_STATUS.get(code, 400))
+        return None
+
+    client.meta.events.register(event, handler)
+    return lambda: client.meta.events.unregister(event, handler)

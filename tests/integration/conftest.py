@@ -1,0 +1,123 @@
+"""Fixtures for running the real handler against moto, extended by cert_audit.emulator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import boto3
+import botocore.retries.standard
+import pytest
+from moto import mock_aws
+from moto.sns.models import sns_backends
+
+from cert_audit import emulator, handler
+from cert_audit.observability import metrics
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class LambdaContext:
+    """Stands in for the Lambda context object."""
+
+    function_name: str = "iot-cert-audit"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:iot-cert-audit"
+    aws_request_id: str = "3f1c8e2a-0000-4000-8000-000000000001"
+    function_version: str = "$LATEST"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    """Retry back-off takes no wall time; botocore still decides, counts and makes every retry."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_state():
+    handler.clients.cache_clear()
+    metrics.clear_metrics()
+    yield
+    handler.clients.cache_clear()
+    metrics.clear_metrics()
+
+
+@pytest.fixture
+def aws():
+    emulator.install()
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def backend(aws):
+    return emulator.iot_backend(REGION)
+
+
+@dataclass
+class Alerts:
+    """The alert topic with an SQS queue subscribed, as a downstream consumer would have it."""
+
+    topic_arn: str
+    queue_url: str
+
+    def received(self) -> list[dict]:
+        """Every SNS envelope that reached the queue."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    def published(self) -> list[dict]:
+        """The raw published messages (both `default` and `email`), as SNS got them."""
+        topic = sns_backends[ACCOUNT][REGION].topics[self.topic_arn]
+        return [
+            {"Message": json.loads(message), "Subject": subject, "MessageAttributes": attributes}
+            for _, message, subject, attributes, _ in topic.sent_notifications
+        ]
+
+
+@pytest.fixture
+def alerts(aws, monkeypatch) -> Alerts:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic_arn = sns.create_topic(Name="iot-cert-audit-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
+    for name in ("CA_CERTIFICATE_IDS", "FLAGGED_STATUSES", "NOTIFY_ON", "PAGE_SIZE", "METRICS_DETAIL"):
+        monkeypatch.delenv(name, raising=False)
+    return Alerts(topic_arn, queue_url)
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+def emf_blobs(output: str) -> list[dict]:
+    """The embedded-metric-format documents printed on stdout."""
+    blobs = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blobs.append(json.loads(line))
+    return blobs
+
+
+def metric_points(output: str) -> dict[tuple, float]:
+    """{(metric name, ((dimension, value), ...)): value} from the EMF output."""
+    points = {}
+    for blob in emf_blobs(output):
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            dimensions = tuple(sorted((name, blob[name]) for name in directive["Dimensions"][0]))
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                # Powertools writes a value as a list when it may hold several samples.
+                points[(metric["Name"], dimensions)] = sum(value) if isinstance(value, list) else value
+    return points
