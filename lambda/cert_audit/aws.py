@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 # mode is standard retries plus a client-side rate limiter that backs off as throttling
 # starts, which is what an account-wide IoT request quota needs; ten attempts ride out a
 # sustained burst. The pool is sized for the concurrent CA scans that share one client.
-RETRY_ATTEMPTS = 10
+RETRY_ATTEMPTS = 10  # in all, the first attempt included
 CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS},
+    retries={"mode": "adaptive", "total_max_attempts": RETRY_ATTEMPTS},
     max_pool_connections=32,
     connect_timeout=5,
     read_timeout=30,

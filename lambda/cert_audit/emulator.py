@@ -154,24 +154,37 @@ class _Body:
         yield self._body
 
 
-def error_response(code: str, message: str, status: int) -> AWSResponse:
-    """An IoT REST-JSON error as the service sends it (x-amzn-ErrorType header, JSON body)."""
-    body = json.dumps({"message": message}).encode()
-    headers = {"x-amzn-ErrorType": f"{code}:", "Content-Type": "application/json", "x-amzn-RequestId": "fault"}
-    return AWSResponse("https://iot.amazonaws.com/fault", status, headers, _Body(body))
+def error_response(client, code: str, message: str) -> AWSResponse:
+    """An error as the service sends it: REST-JSON/JSON (x-amzn-ErrorType header, JSON body) for
+    IoT, an XML ErrorResponse for query-protocol services such as SNS."""
+    status = ERROR_STATUS.get(code, 400)
+    if client.meta.service_model.protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>{'Sender' if status < 500 else 'Receiver'}</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+        )
+        headers = {"Content-Type": "text/xml"}
+    else:
+        body = json.dumps({"message": message})
+        headers = {"x-amzn-ErrorType": f"{code}:", "Content-Type": "application/json"}
+    return AWSResponse(client.meta.endpoint_url, status, {**headers, "x-amzn-RequestId": "fault"}, _Body(body.encode()))
 
 
-# The status code the IoT service model gives each error.
+# HTTP status codes from the services' models (IoT's errors; SNS's for publish faults).
 ERROR_STATUS = {
     "ThrottlingException": 400,
     "InvalidRequestException": 400,
     "UnauthorizedException": 401,
     "InternalFailureException": 500,
     "ServiceUnavailableException": 503,
+    "AuthorizationError": 403,
+    "InternalError": 500,
 }
 
-# Decides, for one outgoing request, the error code to answer with, or None to let it through.
-FaultRule = Callable[[object], str | None]
+# Decides, for one outgoing request, the error to answer with: an error code (the service's
+# error response), an exception to raise as the HTTP layer would (e.g. a connection error),
+# or None to let the request through.
+FaultRule = Callable[[object], "str | Exception | None"]
 
 
 def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]:
@@ -183,10 +196,13 @@ def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]
     event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
 
     def handler(request, **_):
-        code = rule(request)
-        if code:
-            return error_response(code, f"Injected {code}", ERROR_STATUS.get(code, 400))
+        fault = rule(request)
+        if isinstance(fault, Exception):
+            raise fault
+        if fault:
+            return error_response(client, fault, f"Injected {fault}")
         return None
 
-    client.meta.events.register(event, handler)
+    # First, so that the answer is ours rather than the emulator's.
+    client.meta.events.register_first(event, handler)
     return lambda: client.meta.events.unregister(event, handler)

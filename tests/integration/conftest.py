@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import boto3
 import botocore.retries.standard
 import pytest
+from botocore.retries import bucket
 from moto import mock_aws
 from moto.sns.models import sns_backends
 
@@ -33,10 +36,28 @@ class LambdaContext:
         return self.remaining_ms
 
 
+class _VirtualTime:
+    """Time that the adaptive rate limiter waits for passes at once instead of on the wall clock."""
+
+    offset = 0.0
+
+    class Clock(bucket.Clock):
+        def current_time(self) -> float:
+            return super().current_time() + _VirtualTime.offset
+
+    class Condition(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            _VirtualTime.offset += timeout or 0
+            return False
+
+
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):
-    """Retry back-off takes no wall time; botocore still decides, counts and makes every retry."""
+    """Retry back-off and rate limiting take no wall time, while botocore still decides, counts
+    and makes every retry and its adaptive limiter computes its waits as it would."""
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(bucket, "Clock", _VirtualTime.Clock)
+    monkeypatch.setattr(bucket, "threading", SimpleNamespace(Lock=threading.Lock, Condition=_VirtualTime.Condition))
 
 
 @pytest.fixture(autouse=True)
