@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 
 import boto3
 import pytest
 
-from cert_audit import handler
+from cert_audit import handler, scan
 from cert_audit.config import ConfigError
 from cert_audit.emulator import seed_ca, seed_certificates
 from tests.integration.conftest import ACCOUNT, REGION, metric_points
@@ -333,3 +335,42 @@ def test_unknown_status_is_counted_under_its_own_name(backend, alerts, context, 
 def test_sqs_client_sees_nothing_from_real_aws():
     # The test setup's fake credentials are what boto3 resolves.
     assert boto3.Session().get_credentials().access_key == "testing"
+
+
+def test_cas_are_scanned_concurrently_within_the_bound(backend, alerts, context, monkeypatch):
+    # Given five CAs of a few pages each and SCAN_CONCURRENCY=2
+    cas = [seed_ca(backend, f"c{n}") for n in range(5)]
+    for ca in cas:
+        seed_certificates(backend, ca, ["ACTIVE"] * 30)
+    monkeypatch.setenv("CA_CERTIFICATE_IDS", ",".join(cas))
+    monkeypatch.setenv("PAGE_SIZE", "10")
+    monkeypatch.setenv("SCAN_CONCURRENCY", "2")
+    iot, _ = handler.clients()
+    lock, in_flight, peak = threading.Lock(), set(), []
+
+    def started(params, **_):
+        with lock:
+            in_flight.add(params["caCertificateId"])
+            peak.append(len(in_flight))
+        time.sleep(0.02)  # hold the call open so that overlapping scans show
+
+    iot.meta.events.register("provide-client-params.iot.ListCertificatesByCA", started)
+    done = []
+    real_scan_ca = scan.scan_ca
+
+    def scan_ca(*args, **kwargs):
+        result = real_scan_ca(*args, **kwargs)
+        with lock:
+            in_flight.discard(result.ca_certificate_id)
+            done.append(result.ca_certificate_id)
+        return result
+
+    monkeypatch.setattr(scan, "scan_ca", scan_ca)
+
+    # When the audit runs
+    result = handler.lambda_handler({}, context)
+
+    # Then two CAs were in progress at once, never more, and every CA finished
+    assert max(peak) == 2
+    assert sorted(done) == sorted(cas)
+    assert result["summary"]["certificatesScanned"] == 150
