@@ -1,0 +1,1 @@
+"""The CDK infrastructure of the IoT certificate audit: configuration, constructs by concern, the stack."""

@@ -1,0 +1,119 @@
+"""The audit function, its least-privilege role and log group, its schedule and dead-letter queue."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import constants
+from infra.config import StackConfig
+
+
+def function_environment(config: StackConfig, topic_arn: str) -> dict[str, str]:
+    """The function's environment, in the engine's contract (cert_audit.config.load_config)."""
+    return {
+        "CA_CERTIFICATE_IDS": ",".join(config.ca_certificate_ids) or "*",
+        "ALERT_TOPIC_ARN": topic_arn,
+        "FLAGGED_STATUSES": ",".join(config.flagged_statuses),
+        "NOTIFY_ON": config.notify_on,
+        "METRICS_DETAIL": config.metrics_detail,
+        "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": constants.LOG_LEVEL,
+    }
+
+
+class AuditFunction(Construct):
+    """The scheduled audit: function, role, log group, EventBridge rule and dead-letter queue."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, topic: sns.ITopic, key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Kept when the stack is deleted: the audit trail of past runs outlives the stack.
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=constants.LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
+        )
+        # Our own role instead of the AWSLambdaBasicExecutionRole managed policy, whose
+        # logs permissions cover every log group in the account.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="IoT certificate audit: list certificates of the audited CAs, publish the report",
+        )
+        self.role.add_to_policy(_iot_statement(config))
+        self.log_group.grant(self.role, "logs:CreateLogStream", "logs:PutLogEvents")
+        # Not topic.grant_publish: it also grants kms:GenerateDataKey* (a wildcard action).
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="PublishTheReport", actions=["sns:Publish"], resources=[topic.topic_arn])
+        )
+        # What SNS needs of the caller to publish to a KMS-encrypted topic; no wildcard action.
+        key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,  # no key policy needed for EventBridge/Lambda to send
+            enforce_ssl=True,
+            retention_period=constants.DLQ_RETENTION,
+        )
+        powertools_layer_arn = ssm.StringParameter.value_for_string_parameter(
+            self, constants.POWERTOOLS_LAYER_PARAMETER
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Audits IoT device certificates of the configured CAs and publishes findings",
+            runtime=constants.RUNTIME,
+            architecture=constants.ARCHITECTURE,
+            handler=constants.HANDLER,
+            code=lambda_.Code.from_asset(str(constants.LAMBDA_ASSET_DIR), exclude=constants.ASSET_EXCLUDES),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn)],
+            memory_size=constants.MEMORY_MB,
+            timeout=constants.TIMEOUT,
+            reserved_concurrent_executions=constants.RESERVED_CONCURRENCY,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            environment=function_environment(config, topic.topic_arn),
+            retry_attempts=constants.ASYNC_RETRY_ATTEMPTS,
+            # A destination rather than a function DLQ: the record carries the error and
+            # the request, not only the event.
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description="Runs the IoT certificate audit",
+            schedule=events.Schedule.expression(config.schedule.expression),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    retry_attempts=constants.SCHEDULE_RETRY_ATTEMPTS,
+                    max_event_age=constants.SCHEDULE_MAX_EVENT_AGE,
+                    dead_letter_queue=self.dead_letter_queue,
+                )
+            ],
+        )
+
+
+def _iot_statement(config: StackConfig) -> iam.PolicyStatement:
+    # ListCertificatesByCA and ListCACertificates accept no resource-level permission
+    # (Service Authorization Reference, AWS IoT: no resource type for either action), so
+    # "*" is the only resource that works; a cacert ARN here would deny every call.
+    # ListCACertificates is granted only when the function must discover the CAs itself.
+    actions = ["iot:ListCertificatesByCA"]
+    if config.all_cas:
+        actions.append("iot:ListCACertificates")
+    return iam.PolicyStatement(sid="ListDeviceCertificatesOfCAs", actions=actions, resources=["*"])

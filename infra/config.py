@@ -1,0 +1,179 @@
+"""The stack's configuration: CDK context parsed and validated once, before any construct exists.
+
+Values come from cdk.json or `-c key=value` (always strings on the command line), so
+lists are accepted as JSON lists or comma-separated strings and booleans as true/false.
+Every problem is collected into one `ConfigError` that names the key, the value and what
+is allowed. The function's own validators (cert_audit.config) are reused, so the stack
+refuses exactly the values the function would refuse at run time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cert_audit.config import (
+    ALL_CAS,
+    DEFAULT_FLAGGED_STATUSES,
+    METRICS_DETAIL_CHOICES,
+    NOTIFY_CHOICES,
+    ConfigError,
+    parse_ca_ids,
+    parse_statuses,
+)
+from infra.constants import TIMEOUT
+from infra.heartbeat import HeartbeatWindow, heartbeat_window
+from infra.schedule import Schedule, parse_schedule
+
+# The defaults, also written out in cdk.json for users to read and edit (a test keeps them equal).
+DEFAULTS: dict[str, object] = {
+    "caCertificateIds": ALL_CAS,
+    "alertEmails": [],
+    "schedule": "rate(1 day)",
+    "flaggedStatuses": list(DEFAULT_FLAGGED_STATUSES),
+    "notifyOn": "findings",
+    "alarmOnFindings": False,
+    "metricsDetail": "ca",
+    "runbookUrl": "",
+}
+KNOWN_KEYS = tuple(DEFAULTS)
+
+# Deliberately simple: one @, no spaces or commas, a dot in the domain. SNS sends a
+# confirmation mail anyway; this catches the typos and the list-separator mistakes.
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_URL = re.compile(r"^https://\S+$")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    ca_certificate_ids: tuple[str, ...]  # empty = every CA in the account and region
+    alert_emails: tuple[str, ...]
+    schedule: Schedule
+    heartbeat: HeartbeatWindow
+    flagged_statuses: tuple[str, ...]  # sorted, so the template does not change with set order
+    notify_on: str
+    alarm_on_findings: bool
+    metrics_detail: str
+    runbook_url: str  # "" = no link on the dashboard, only the README section's name
+
+    @property
+    def all_cas(self) -> bool:
+        return not self.ca_certificate_ids
+
+
+def _items(key: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return [item.strip() for item in value if item.strip()]
+    raise ConfigError(f"{key}: {value!r} is not allowed; give a list of strings or one comma-separated string")
+
+
+def _ca_ids(value: object) -> tuple[str, ...]:
+    items = _items("caCertificateIds", value)
+    if items == [ALL_CAS] or not items:
+        return ()
+    return parse_ca_ids(items, "caCertificateIds")
+
+
+def _emails(value: object) -> tuple[str, ...]:
+    emails: list[str] = []
+    for email in _items("alertEmails", value):
+        if not _EMAIL.match(email):
+            raise ConfigError(
+                f"alertEmails: {email!r} is not an email address; give addresses like ops@example.com, "
+                "separated by commas"
+            )
+        if email.lower() not in (known.lower() for known in emails):
+            emails.append(email)
+    return tuple(emails)
+
+
+def _choice(key: str, choices: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ConfigError(f"{key}: {value!r} is not allowed; choose one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _flag(key: str) -> Callable[[object], bool]:
+    def parse(value: object) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            raise ConfigError(f"{key}: {value!r} is not allowed; choose true or false")
+        return text == "true"
+
+    return parse
+
+
+def _runbook_url(value: object) -> str:
+    text = str(value).strip()
+    if text and not _URL.match(text):
+        raise ConfigError(f"runbookUrl: {value!r} is not allowed; give an https:// URL or leave it empty")
+    return text
+
+
+def _typos(context: Mapping[str, object]) -> list[str]:
+    """Context keys that look like misspellings of ours. Others (CDK feature flags) pass."""
+    problems = []
+    by_lower = {key.lower(): key for key in KNOWN_KEYS}
+    for key in context:
+        if key in DEFAULTS:
+            continue
+        lowered = key.lower()
+        close = [lowered] if lowered in by_lower else difflib.get_close_matches(lowered, by_lower, n=1, cutoff=0.8)
+        if close:
+            problems.append(
+                f"{key}: unknown context key; did you mean {by_lower[close[0]]!r}? Known keys: {', '.join(KNOWN_KEYS)}"
+            )
+    return problems
+
+
+def load_stack_config(context: Mapping[str, object]) -> StackConfig:
+    """Parse and validate the stack's context, reporting every problem at once."""
+    problems = _typos(context)
+    parsed: dict[str, object] = {}
+    parsers: dict[str, Callable[[object], object]] = {
+        "caCertificateIds": _ca_ids,
+        "alertEmails": _emails,
+        "schedule": parse_schedule,
+        "flaggedStatuses": lambda value: tuple(
+            sorted(parse_statuses(_items("flaggedStatuses", value), "flaggedStatuses"))
+        ),
+        "notifyOn": _choice("notifyOn", NOTIFY_CHOICES),
+        "alarmOnFindings": _flag("alarmOnFindings"),
+        "metricsDetail": _choice("metricsDetail", METRICS_DETAIL_CHOICES),
+        "runbookUrl": _runbook_url,
+    }
+    for key, parse in parsers.items():
+        value = context.get(key)
+        try:
+            parsed[key] = parse(DEFAULTS[key] if value is None else value)
+        except ConfigError as error:
+            problems.append(str(error))
+    heartbeat = None
+    if "schedule" in parsed:
+        try:
+            heartbeat = heartbeat_window(parsed["schedule"].longest_gap_seconds, int(TIMEOUT.to_seconds()))
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        raise ConfigError("Invalid CDK context (cdk.json or -c key=value): " + "; ".join(problems))
+    return StackConfig(
+        ca_certificate_ids=parsed["caCertificateIds"],
+        alert_emails=parsed["alertEmails"],
+        schedule=parsed["schedule"],
+        heartbeat=heartbeat,
+        flagged_statuses=parsed["flaggedStatuses"],
+        notify_on=parsed["notifyOn"],
+        alarm_on_findings=parsed["alarmOnFindings"],
+        metrics_detail=parsed["metricsDetail"],
+        runbook_url=parsed["runbookUrl"],
+    )

@@ -1,0 +1,75 @@
+"""Names and sizes of the stack, each with the reason it has that value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+STACK_NAME = "IoTCertificateAudit"
+STACK_DESCRIPTION = "Audits AWS IoT device certificates of registered CAs for REVOKED/INACTIVE/REGISTER_INACTIVE status"
+
+# The engine's defaults (cert_audit.observability); a test keeps the two in step. The
+# alarms and the dashboard read the metrics under exactly these names.
+SERVICE_NAME = "iot-cert-audit"
+METRICS_NAMESPACE = "IoTCertificateAudit"
+LOG_LEVEL = "INFO"
+
+# Code root of the function: the folder, not the package (`lambda` is a Python keyword).
+LAMBDA_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda"
+HANDLER = "cert_audit.handler.lambda_handler"
+# Never shipped: caches, build metadata, and dev-only modules that import moto.
+ASSET_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
+    "requirements.txt",
+    "cert_audit/emulator.py",
+    "cert_audit/demo.py",
+]
+
+# The newest Python runtime the public Powertools layer is published for; arm64 because
+# the layer exists for it and Graviton costs about 20% less per GB-second than x86_64.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The layer's public SSM parameter (/aws/service/powertools/python/{arch}/{python}/{version}),
+# resolved by CloudFormation at deploy time: no account lookup at synth. Pinned to the
+# Powertools version that requirements.txt installs for the tests (a test keeps them in
+# step), so a redeploy never changes the library under the function without a commit.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
+
+# First sizing, to be refined with the bench figures: at 1% of certificates flagged the
+# function holds only the findings and per-CA counters, not the fleet, so memory grows
+# with findings, not certificates; 512 MB also buys CPU for the concurrent page parsing.
+MEMORY_MB = 512
+# Lambda's maximum, so a large fleet gets every second there is. The engine stops asking
+# for pages 60 s before the timeout (TIME_RESERVE_MS) to report what it has, so a run
+# that cannot finish still reports and still publishes its findings.
+TIMEOUT = Duration.minutes(15)
+# One run at a time: an overlapping run would double the IoT request rate (the quota is
+# per account) and publish a second, overlapping report.
+RESERVED_CONCURRENCY = 1
+# Long enough to compare this quarter's audit lines with the last one; short enough that
+# per-CA scan lines (one per CA per run) do not pile up storage cost for years.
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+# Retries for an invocation EventBridge could not deliver (throttled, service error).
+# A missed run is caught by the heartbeat alarm anyway; two tries within an hour cover
+# the transient cases without piling runs up behind the reserved concurrency of 1.
+SCHEDULE_RETRY_ATTEMPTS = 2
+SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
+# Lambda's own retries of an asynchronous invocation that failed in the function: one
+# retry rides out a transient SNS/IoT error; a run that fails twice goes to the DLQ.
+ASYNC_RETRY_ATTEMPTS = 1
+# Long enough to read a failed event after a weekend; SQS's maximum is 14 days.
+DLQ_RETENTION = Duration.days(14)
+
+# Alarm period for the "something went wrong in a run" alarms: one run's data point
+# lands in one period, so a failing run alerts within minutes and the alarm clears itself.
+ALARM_PERIOD = Duration.minutes(5)
+# The dashboard's graphs never aggregate finer than this or coarser than a day.
+DASHBOARD_MIN_PERIOD = Duration.minutes(5)
+DASHBOARD_MAX_PERIOD = Duration.days(1)

@@ -1,0 +1,218 @@
+"""Monitoring: the alarms (all notifying the alert topic) and the dashboard a person reads at a glance.
+
+Metric names and dimensions are the engine's (cert_audit.metrics): run totals carry the
+dimension `service`; per-CA metrics carry `CaCertificateId` (and `Status` for
+`Certificates`), so the dashboard finds every CA with SEARCH instead of listing them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cert_audit.config import KNOWN_STATUSES
+from infra import constants
+from infra.config import StackConfig
+
+SERVICE_DIMENSION = {"service": constants.SERVICE_NAME}
+CA_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId}}"
+CA_STATUS_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId,Status}}"
+LATEST_SCANS_QUERY = "\n".join(
+    (
+        "fields @timestamp, caCertificateId, certificatesScanned, findings, error, pages, retries, durationMs",
+        '| filter message = "CA scanned"',
+        "| sort @timestamp desc",
+        "| dedup caCertificateId",
+        "| limit 100",
+    )
+)
+
+
+def service_metric(name: str, statistic: str, period: Duration, label: str | None = None) -> cw.Metric:
+    """A run total of the engine (dimension `service`)."""
+    return cw.Metric(
+        namespace=constants.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map=SERVICE_DIMENSION,
+        statistic=statistic,
+        period=period,
+        label=label,
+    )
+
+
+def _search(schema: str, terms: str, statistic: str, period: Duration, label: str = "") -> cw.MathExpression:
+    seconds = int(period.to_seconds())
+    return cw.MathExpression(
+        expression=f"SEARCH('{schema} {terms}', '{statistic}', {seconds})", label=label, period=period
+    )
+
+
+def dashboard_period(config: StackConfig) -> Duration:
+    """One data point per run where possible: the schedule's gap, kept between 5 minutes and a day."""
+    low, high = (int(d.to_seconds()) for d in (constants.DASHBOARD_MIN_PERIOD, constants.DASHBOARD_MAX_PERIOD))
+    return Duration.seconds(min(max(config.schedule.longest_gap_seconds, low), high))
+
+
+class Monitoring(Construct):
+    """Alarms on scan errors, function errors, a missing heartbeat, findings (optional) and the DLQ; the dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        function: lambda_.IFunction,
+        log_group: logs.ILogGroup,
+        dead_letter_queue: sqs.IQueue,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = cw_actions.SnsAction(topic)
+        self.alarms: list[cw.Alarm] = []
+        period = constants.ALARM_PERIOD
+        self.scan_errors_alarm = self._above_zero(
+            "ScanErrorsAlarm",
+            service_metric("ScanErrors", "Sum", period),
+            "At least one CA could not be scanned in the last run (see the 'CA scanned' log lines)",
+        )
+        self.function_errors_alarm = self._above_zero(
+            "FunctionErrorsAlarm",
+            function.metric_errors(period=period, statistic="Sum"),
+            "The audit function failed (no report was published by that run)",
+        )
+        self.heartbeat_alarm = self._add(
+            cw.Alarm(
+                self,
+                "HeartbeatAlarm",
+                alarm_description=(
+                    f"No audit run completed for {config.heartbeat.seconds // 60} minutes (schedule "
+                    f"{config.schedule.expression}): the schedule, the function or its permissions are broken"
+                ),
+                metric=service_metric("AuditRuns", "Sum", Duration.seconds(config.heartbeat.period_seconds)),
+                threshold=1,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=config.heartbeat.evaluation_periods,
+                treat_missing_data=cw.TreatMissingData.BREACHING,  # silence is exactly what this alarm is for
+            )
+        )
+        if config.alarm_on_findings:
+            self.findings_alarm = self._above_zero(
+                "FindingsAlarm",
+                service_metric("Findings", "Sum", period),
+                "The last run found certificates in a flagged status (the report was emailed)",
+            )
+        self.dead_letter_alarm = self._above_zero(
+            "DeadLetterQueueAlarm",
+            dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
+            "A scheduled invocation could not be delivered or failed twice; its event is in the dead-letter queue",
+        )
+        self.dashboard = self._dashboard(config, log_group)
+
+    def _add(self, alarm: cw.Alarm) -> cw.Alarm:
+        alarm.add_alarm_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def _above_zero(self, construct_id: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+        return self._add(
+            cw.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no run in the period: nothing went wrong
+            )
+        )
+
+    def _dashboard(self, config: StackConfig, log_group: logs.ILogGroup) -> cw.Dashboard:
+        period = dashboard_period(config)
+        per_ca = config.metrics_detail == "ca"  # with `totals`, the engine emits no per-CA metrics
+        dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
+        dashboard.add_widgets(cw.TextWidget(markdown=_explanation(config), width=24, height=5))
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=3))
+
+        findings = [service_metric("Findings", "Maximum", period, "All CAs")]
+        if per_ca:
+            findings.append(_search(CA_SCHEMA, 'MetricName="Findings"', "Maximum", period))
+        by_status = [
+            cw.MathExpression(
+                expression=(
+                    f'SUM(SEARCH(\'{CA_STATUS_SCHEMA} MetricName="Certificates" Status="{status}"\', '
+                    f"'Maximum', {int(period.to_seconds())}))"
+                ),
+                label=status,
+                period=period,
+            )
+            for status in KNOWN_STATUSES
+        ]
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Findings (flagged certificates) by CA", left=findings, width=12),
+            cw.GraphWidget(title="Certificates by status, all CAs", left=by_status, width=12),
+        )
+        scanned = cw.GraphWidget(
+            title="Certificates scanned per run",
+            left=[service_metric("CertificatesScanned", "Maximum", period, "All CAs")],
+            width=12 if per_ca else 24,
+        )
+        if per_ca:
+            dashboard.add_widgets(
+                cw.GraphWidget(
+                    title="Certificates by CA and status",
+                    left=[_search(CA_STATUS_SCHEMA, 'MetricName="Certificates"', "Maximum", period)],
+                    width=12,
+                ),
+                scanned,
+            )
+        else:
+            dashboard.add_widgets(scanned)
+
+        errors = [service_metric("ScanErrors", "Sum", period, "All CAs")]
+        if per_ca:
+            errors.append(_search(CA_SCHEMA, 'MetricName="ScanErrors"', "Sum", period))
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Scan errors (CAs that could not be scanned)", left=errors, width=8),
+            cw.GraphWidget(
+                title="Run duration",
+                left=[service_metric("AuditDuration", "Maximum", period, "Longest run")],
+                width=8,
+            ),
+            cw.GraphWidget(title="Completed runs", left=[service_metric("AuditRuns", "Sum", period, "Runs")], width=8),
+        )
+        dashboard.add_widgets(
+            cw.LogQueryWidget(
+                title="Latest scan of each CA",
+                log_group_names=[log_group.log_group_name],
+                query_string=LATEST_SCANS_QUERY,
+                view=cw.LogQueryVisualizationType.TABLE,
+                width=24,
+                height=8,
+            )
+        )
+        return dashboard
+
+
+def _explanation(config: StackConfig) -> str:
+    runbook = f"[Runbook]({config.runbook_url})" if config.runbook_url else "the Runbook section (#runbook)"
+    scope = "every CA in this account and region" if config.all_cas else f"{len(config.ca_certificate_ids)} CA(s)"
+    return "\n".join(
+        (
+            "# IoT certificate audit",
+            f"Runs on `{config.schedule.expression}` and lists the device certificates of {scope} "
+            "(ListCertificatesByCA). A certificate in a flagged status "
+            f"({', '.join(config.flagged_statuses)}) is a **finding**: a revoked or inactive certificate "
+            "still registered is a hygiene and compliance gap that Device Defender Audit does not report.",
+            "Findings are emailed to the alert topic's subscribers with the full JSON report.",
+            f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue. "
+            f"What to do when one fires: see {runbook} of the project's README.",
+        )
+    )

@@ -1,0 +1,62 @@
+"""Every cdk-nag acknowledgement of the stack, each with its reason, kept as data in one place.
+
+cdk-nag v3 acknowledges findings through CDK's own `Validations.of(construct).acknowledge`;
+a finding on a wildcard is acknowledged per wildcard (`RuleId[Resource::*]`), so a new
+wildcard in the same policy is still reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    rule: str  # as the validation report names it: <pack>::<rule>[<finding>]
+    construct: str  # the stack attribute path it applies to, e.g. "audit.role"
+    reason: str
+
+
+ACKNOWLEDGEMENTS = (
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "audit.role",
+        "Resource '*' is for actions that accept no resource-level permission (Service Authorization "
+        "Reference): iot:ListCertificatesByCA and iot:ListCACertificates, and xray:PutTraceSegments/"
+        "PutTelemetryRecords added by active tracing. Every other statement names its one resource.",
+    ),
+    Acknowledgement(
+        "Serverless::Serverless-LambdaDLQ",
+        "audit.function",
+        "Failed asynchronous invocations go to an on-failure destination (the dead-letter queue), which "
+        "records the error and the request as well as the event; a DLQ too would deliver each failure twice.",
+    ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-SQS3",
+        "audit.dead_letter_queue",
+        "This queue is the dead-letter queue: of the schedule's EventBridge target and the function's "
+        "on-failure destination. It is alarmed on (ApproximateNumberOfMessagesVisible > 0).",
+    ),
+    Acknowledgement(
+        "Serverless::Serverless-SQSRedrivePolicy",
+        "audit.dead_letter_queue",
+        "This queue is itself the dead-letter queue; nothing consumes it, so there is nothing to redrive "
+        "to a further queue. Messages stay 14 days and raise an alarm.",
+    ),
+)
+
+
+def _resolve(root: object, path: str) -> IConstruct:
+    target = root
+    for name in path.split("."):
+        target = getattr(target, name)
+    return target
+
+
+def acknowledge(stack: object, acknowledgements=ACKNOWLEDGEMENTS, resolve: Callable = _resolve) -> None:
+    for item in acknowledgements:
+        Validations.of(resolve(stack, item.construct)).acknowledge(Acknowledgment(id=item.rule, reason=item.reason))

@@ -1,0 +1,172 @@
+"""EventBridge schedule expressions: validated at synth time, and how long runs can be apart.
+
+EventBridge accepts `rate(value unit)` and six-field `cron(...)` expressions and rejects
+the rest at deploy time, after the stack has started to change (`rate(5 minute)` is the
+classic). Checking here turns that into a synth error with an example of a valid value.
+
+`longest_gap` is what the heartbeat alarm needs: the longest time between two scheduled
+runs. For `rate` it is exact. For `cron` it is computed over one week of fire times from
+the minutes, hours and day-of-week fields; expressions that restrict day-of-month, month
+or year can leave weeks or months between runs, longer than any CloudWatch alarm can
+watch, so they are refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cert_audit.config import ConfigError
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
+_RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
+_RATE_UNITS = {"minute": MINUTE, "hour": HOUR, "day": DAY}
+_CRON = re.compile(r"^cron\((.*)\)$")
+_DAY_NAMES = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
+_MONTH_NAMES = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
+
+RATE_EXAMPLES = "rate(1 minute), rate(5 minutes), rate(1 hour), rate(12 hours), rate(1 day), rate(2 days)"
+CRON_EXAMPLE = "cron(0 6 * * ? *) (06:00 UTC daily) or cron(0 6 ? * MON-FRI *) (weekdays)"
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: dict[str, int]
+    question_mark: bool = False  # `?` allowed (day-of-month, day-of-week)
+    special: re.Pattern | None = None  # L / W / # forms
+
+
+_FIELDS = (
+    _Field("minutes", 0, 59, {}),
+    _Field("hours", 0, 23, {}),
+    _Field("day-of-month", 1, 31, {}, question_mark=True, special=re.compile(r"^(L|LW|\d{1,2}W)$")),
+    _Field("month", 1, 12, _MONTH_NAMES),
+    _Field("day-of-week", 1, 7, _DAY_NAMES, question_mark=True, special=re.compile(r"^(L|[1-7]L|[1-7]#[1-5])$")),
+    _Field("year", 1970, 2199, {}),
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    expression: str
+    longest_gap_seconds: int  # the longest time between two scheduled runs
+
+
+def _problem(expression: str, why: str, example: str) -> ConfigError:
+    return ConfigError(
+        f"schedule: {expression!r} is not a valid EventBridge schedule expression: {why}; e.g. {example}"
+    )
+
+
+def _parse_rate(expression: str, value: str, unit: str) -> Schedule:
+    number = int(value)
+    singular = unit.rstrip("s")
+    if singular not in _RATE_UNITS:
+        raise _problem(expression, f"unknown unit {unit!r}; use minute(s), hour(s) or day(s)", RATE_EXAMPLES)
+    if number < 1:
+        raise _problem(expression, "the value must be a positive whole number", RATE_EXAMPLES)
+    expected = singular if number == 1 else singular + "s"
+    if unit != expected:
+        rule = "singular when the value is 1" if number == 1 else "plural when the value is not 1"
+        raise _problem(expression, f"the unit must be {rule} (rate({number} {expected}))", RATE_EXAMPLES)
+    return Schedule(expression, number * _RATE_UNITS[singular])
+
+
+def _value(field: _Field, text: str) -> int:
+    number = field.names.get(text.upper()) if not text.isdigit() else int(text)
+    if number is None or not field.low <= number <= field.high:
+        raise ValueError(f"{field.name} value {text!r} is out of range {field.low}-{field.high}")
+    return number
+
+
+def _expand(field: _Field, text: str) -> set[int]:
+    """The values a cron field selects; raises ValueError naming the bad part."""
+    if text == "?":
+        if not field.question_mark:
+            raise ValueError(f"'?' is only allowed in day-of-month and day-of-week, not in {field.name}")
+        return set()
+    values: set[int] = set()
+    for part in text.split(","):
+        if field.special and field.special.match(part):
+            values.add(-1)  # L, W, #: valid, but not a plain value
+            continue
+        base, _, step_text = part.partition("/")
+        step = 1
+        if step_text:
+            if not step_text.isdigit() or int(step_text) < 1:
+                raise ValueError(f"{field.name} step {step_text!r} must be a positive whole number")
+            step = int(step_text)
+        if base == "*":
+            low, high = field.low, field.high
+        elif "-" in base:
+            start, _, end = base.partition("-")
+            low, high = _value(field, start), _value(field, end)
+            if low > high:
+                raise ValueError(f"{field.name} range {base!r} runs backwards")
+        elif base:
+            low = _value(field, base)
+            high = field.high if step_text else low
+        else:
+            raise ValueError(f"{field.name} has an empty part in {text!r}")
+        values.update(range(low, high + 1, step))
+    return values
+
+
+def _parse_cron(expression: str, body: str) -> Schedule:
+    fields = body.split()
+    if len(fields) != len(_FIELDS):
+        raise _problem(
+            expression,
+            f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}",
+            CRON_EXAMPLE,
+        )
+    try:
+        selected = [_expand(field, text) for field, text in zip(_FIELDS, fields, strict=True)]
+    except ValueError as error:
+        raise _problem(expression, str(error), CRON_EXAMPLE) from None
+    _, _, day_of_month, month, day_of_week, year = fields
+    if (day_of_month == "?") == (day_of_week == "?"):
+        raise _problem(
+            expression,
+            "exactly one of day-of-month and day-of-week must be '?' (EventBridge cannot combine both)",
+            CRON_EXAMPLE,
+        )
+    if day_of_month not in ("*", "?") or month != "*" or year != "*" or -1 in selected[4]:
+        raise ConfigError(
+            f"schedule: {expression!r} restricts day-of-month, month, year or uses L/#, so runs can be weeks "
+            "apart, longer than the heartbeat alarm (twice the schedule period, at most 7 days in CloudWatch) "
+            f"can watch; use a schedule that runs at least every 3 days, e.g. {CRON_EXAMPLE}"
+        )
+    days = selected[4] or set(range(1, 8))  # day-of-week '?' means every day here
+    times = sorted(
+        (day - 1) * DAY + hour * HOUR + minute * MINUTE
+        for day in days
+        for hour in selected[1]
+        for minute in selected[0]
+    )
+    gaps = [later - earlier for earlier, later in zip(times, times[1:] + [times[0] + WEEK], strict=True)]
+    return Schedule(expression, max(gaps))
+
+
+def parse_schedule(value: object) -> Schedule:
+    """Validate an EventBridge schedule expression and measure its longest gap between runs."""
+    expression = str(value).strip()
+    rate = _RATE.match(expression)
+    if rate:
+        return _parse_rate(expression, *rate.groups())
+    cron = _CRON.match(expression)
+    if cron:
+        return _parse_cron(expression, cron.group(1))
+    raise _problem(expression, "expected rate(value unit) or cron(6 fields)", f"{RATE_EXAMPLES}; or {CRON_EXAMPLE}")

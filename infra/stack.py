@@ -1,0 +1,43 @@
+"""The stack: composes alerting, the scheduled audit function and monitoring; exports what users need."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra import constants
+from infra.alerting import Alerting
+from infra.audit_function import AuditFunction
+from infra.config import StackConfig
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge
+
+
+class AuditStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, description=constants.STACK_DESCRIPTION, **kwargs)
+        self.alerting = Alerting(self, "Alerting", alert_emails=config.alert_emails)
+        self.audit = AuditFunction(self, "Audit", config=config, topic=self.alerting.topic, key=self.alerting.key)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            function=self.audit.function,
+            log_group=self.audit.log_group,
+            dead_letter_queue=self.audit.dead_letter_queue,
+            topic=self.alerting.topic,
+        )
+        CfnOutput(
+            self, "AlertTopicArn", value=self.alerting.topic.topic_arn, description="SNS topic of reports and alarms"
+        )
+        CfnOutput(self, "FunctionName", value=self.audit.function.function_name, description="Invoke it to audit now")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=(
+                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+                f"#dashboards:name={self.monitoring.dashboard.dashboard_name}"
+            ),
+            description="CloudWatch dashboard of the audit",
+        )
+        acknowledge(self)
