@@ -1,0 +1,438 @@
+"""The command line: `cert-audit scan` audits an account from a laptop or a CI pipeline,
+`cert-audit demo` runs the function end to end on an embedded emulator.
+
+`scan` is the Lambda's engine with a terminal around it: the same `run_audit` scans and
+classifies, the same report comes out (as a table, the report's JSON, or CSV), and
+`--publish` sends the very SNS message the function sends. Nothing here decides what a
+finding is. Bad usage ends in one line on stderr that says what to do, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from cert_audit.audit import run_audit
+from cert_audit.aws import make_clients, publish
+from cert_audit.config import (
+    DEFAULT_FLAGGED_STATUSES,
+    KNOWN_STATUSES,
+    ConfigError,
+    load_config,
+    parse_ca_ids,
+    parse_statuses,
+)
+from cert_audit.findings import finding_for
+from cert_audit.message import build_message, fit_report, subject
+from cert_audit.observability import logger
+from cert_audit.scan import CaScan
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERRORS = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C (128 + SIGINT)
+FAIL_ON_CHOICES = ("findings", "errors", "never")
+FORMATS = ("table", "json", "csv")
+# The table is for a person at a terminal; all findings are in --format csv or json.
+TABLE_FINDINGS_MAX = 50
+# The CSV columns are the engine's finding fields, in its order, whatever they become.
+FINDING_FIELDS = tuple(finding_for({"status": "ACTIVE"}, "", frozenset({"ACTIVE"})))
+# The reachability check and the account lookup answer at once or not at all: botocore's
+# retries would turn an unreachable endpoint into a minute of silence.
+QUICK = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=15)
+# Error codes with which AWS rejects the credentials themselves (not a missing permission).
+REJECTED_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+NO_CREDENTIALS = "no AWS credentials found: run `aws configure` (or `aws sso login`), set AWS_PROFILE or pass --profile"
+
+EPILOG = f"""\
+exit codes:
+  0    clean: the audit completed and --fail-on found nothing to fail on
+  1    findings: at least one certificate has a flagged status (--fail-on findings)
+  2    scan errors or bad usage: a CA could not be fully audited (--fail-on findings
+       or errors), or the command could not run at all: an invalid option, an unknown
+       profile, no credentials, an unreachable endpoint, a failed --publish
+  130  interrupted (Ctrl-C): the CAs being scanned finish their page, the partial
+       report is printed (unfinished CAs marked ScanIncomplete) and not published,
+       whatever --fail-on says
+
+--fail-on decides what fails the command (for a CI gate):
+  findings  (default) 2 if any CA failed, else 1 if there is any finding, else 0.
+            Scan errors win over findings: an audit that did not see every
+            certificate cannot vouch for the fleet, whatever it found.
+  errors    2 if any CA failed, else 0: findings are reported, not failed on.
+  never     0 whenever the audit ran, whatever it found; bad usage is still 2.
+
+examples:
+  every CA in the default profile's region, as a table:
+    cert-audit scan
+  two CAs of another account and region, every finding as CSV:
+    cert-audit scan --profile prod --region eu-west-1 --ca ID1 --ca ID2 --format csv --output findings.csv
+  a CI gate (exit 1 on findings, 2 on scan errors), keeping the report:
+    cert-audit scan --fail-on findings --format json --output audit.json
+  re-run after an alert and send the result to the alert topic:
+    cert-audit scan --publish arn:aws:sns:eu-west-1:123456789012:iot-cert-audit-alerts
+
+Flaggable statuses: {", ".join(KNOWN_STATUSES)}.
+Progress (CA, certificates so far, rate) goes to stderr when stderr is a terminal."""
+
+
+class UsageError(Exception):
+    """The command cannot run as asked; the message (one line) says what to do."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cert-audit",
+        description="Audit the AWS IoT device certificates of your CAs for flagged statuses.",
+        epilog="Run `cert-audit scan --help` for the exit codes and a CI-gate example.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{scan,demo}")
+    scan = commands.add_parser(
+        "scan",
+        help="audit an account with the standard AWS credential chain",
+        description="Audit the device certificates of an account's CAs (ListCertificatesByCA)\n"
+        "with the same engine and report as the Lambda function.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("--region", help="AWS region to audit (default: the profile's or AWS_REGION)")
+    scan.add_argument("--profile", help="named AWS profile (default: the standard credential chain)")
+    scan.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (an emulator)")
+    scan.add_argument(
+        "--ca",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="CA certificate ID (64 hex) to audit; repeat or comma-separate for several (default: every CA)",
+    )
+    scan.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        metavar="STATUS",
+        help=f"certificate status that is a finding; repeatable (default: {', '.join(DEFAULT_FLAGGED_STATUSES)})",
+    )
+    scan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    scan.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    scan.add_argument(
+        "--publish", metavar="TOPIC_ARN", help="also publish the report to this SNS topic, as the function does"
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default="findings",
+        help="what makes the exit code non-zero (default: findings; see below)",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="run the audit end to end on an embedded AWS emulator (needs the dev dependencies)",
+        description="Seed an in-process AWS emulator (moto) with a fleet of CAs and device certificates, "
+        "run the real Lambda handler against it and show what it does.",
+    )
+    demo.add_argument(
+        "--report-file",
+        default="demo-report.json",
+        metavar="FILE",
+        help="where to write the JSON report (default: ./demo-report.json)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or argparse's own usage error (exit code 2)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERRORS
+    if args.command == "demo":
+        from cert_audit import demo  # imports moto, a development dependency: only when asked for
+
+        return demo.main(args.report_file)
+    try:
+        return scan(args)
+    except UsageError as error:
+        print(f"cert-audit: error: {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:  # before or after the CA scans, which handle Ctrl-C themselves
+        print("cert-audit: interrupted before the audit could report", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def scan(args: argparse.Namespace) -> int:
+    config = audit_config(args)
+    output = Path(args.output) if args.output else None
+    if output and not output.parent.is_dir():
+        raise UsageError(f"--output: folder {str(output.parent)!r} does not exist; create it or choose another")
+    session = open_session(args.profile, args.region)
+    iot, _ = make_clients(session, args.endpoint_url)
+    check_reachable(session, args.endpoint_url)
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    with quiet_logs():
+        report = run_audit(
+            iot,
+            config,
+            account_id=account_id(session, args.endpoint_url),
+            on_page=progress.on_page if progress else None,
+        )
+    if progress:
+        progress.finish(report)
+    text = FORMATTERS[args.format](report)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.format != "table" or output:
+        for ca in report["cas"]:  # the table shows them; the other outputs may go unread
+            if ca["error"]:
+                print(f"cert-audit: CA {ca['caCertificateId']} not fully audited: {describe(ca)}", file=sys.stderr)
+    if interrupted(report):
+        print("cert-audit: interrupted: the report above is partial (see ScanIncomplete)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if args.publish:
+        publish_report(args, report)
+    return exit_code(report, args.fail_on)
+
+
+@contextlib.contextmanager
+def quiet_logs():
+    """Keep the engine's JSON log lines (one per CA, for CloudWatch) off stdout, where the
+    report goes; warnings and errors still show."""
+    level = logger.log_level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def audit_config(args: argparse.Namespace):
+    """The engine's configuration from the options, every invalid option named at once."""
+    problems: list[str] = []
+    ca_ids: tuple[str, ...] = ()
+    flagged = frozenset(DEFAULT_FLAGGED_STATUSES)
+    try:
+        ca_ids = parse_ca_ids(_split(args.ca), "--ca")
+    except ConfigError as error:
+        problems.append(str(error))
+    if args.flag:
+        try:
+            flagged = parse_statuses(_split(args.flag), "--flag")
+        except ConfigError as error:
+            problems.append(str(error))
+    try:
+        # load_config holds the defaults and the topic ARN check; its names are environment variables.
+        base = load_config({"ALERT_TOPIC_ARN": args.publish or ""}, require_topic=False)
+    except ConfigError as error:
+        problems.append(str(error).removeprefix("Invalid configuration: ").replace("ALERT_TOPIC_ARN", "--publish"))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged)
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.split(",")]
+
+
+def open_session(profile: str | None, region: str | None) -> boto3.Session:
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+        credentials = session.get_credentials()
+    except ProfileNotFound as error:
+        raise UsageError(
+            f"AWS profile {error.kwargs.get('profile')!r} is not configured: pass an existing one with --profile "
+            "(see `aws configure list-profiles`) or unset AWS_PROFILE"
+        ) from None
+    except BotoCoreError as error:
+        raise UsageError(f"could not load AWS credentials ({error}); refresh them or pass another --profile") from None
+    if credentials is None:
+        raise UsageError(NO_CREDENTIALS)
+    if not session.region_name:
+        raise UsageError("no AWS region: pass --region or set AWS_REGION (or a region in your profile)")
+    return session
+
+
+def check_reachable(session: boto3.Session, endpoint_url: str | None) -> None:
+    """Fail at once when IoT cannot be reached or refuses the credentials.
+
+    One ListCACertificates call without retries. Any other answer, a missing permission
+    included, means AWS is there: the audit then reports per CA what it could not do.
+    """
+    probe = session.client("iot", endpoint_url=endpoint_url, config=QUICK)
+    try:
+        probe.list_ca_certificates(pageSize=1)
+    except NoCredentialsError:
+        raise UsageError(NO_CREDENTIALS) from None
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") in REJECTED_CREDENTIALS:
+            raise UsageError(
+                f"AWS rejected the credentials ({details['Code']}: {details.get('Message')}); "
+                "refresh them (e.g. `aws sso login`) or pass another --profile"
+            ) from None
+    except BotoCoreError as error:
+        raise UsageError(
+            f"cannot reach AWS IoT at {probe.meta.endpoint_url} ({type(error).__name__}); "
+            "check --endpoint-url, --region and your network connection"
+        ) from None
+
+
+def account_id(session: boto3.Session, endpoint_url: str | None) -> str | None:
+    """The account the credentials belong to (STS GetCallerIdentity), or None: the report
+    names it when it can, and an audit never fails for want of it."""
+    try:
+        return session.client("sts", endpoint_url=endpoint_url, config=QUICK).get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError):
+        return None
+
+
+def publish_report(args: argparse.Namespace, report: dict) -> None:
+    """Send the function's SNS message: the report fitted to 256 KiB, JSON and email text."""
+    topic_region = args.publish.split(":")[3]  # the topic may live in another region than the CAs
+    _, sns = make_clients(boto3.Session(profile_name=args.profile, region_name=topic_region), args.endpoint_url)
+    try:
+        publish(sns, args.publish, build_message(fit_report(report)))
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"could not publish to {args.publish} ({error}); check the ARN and sns:Publish") from None
+
+
+def interrupted(report: dict) -> bool:
+    # The CLI sets no time limit, so a CA left unfinished was stopped by Ctrl-C.
+    return any(ca["error"] and ca["error"]["code"] == "ScanIncomplete" for ca in report["cas"])
+
+
+def exit_code(report: dict, fail_on: str) -> int:
+    """The --fail-on rules of the help text (EPILOG)."""
+    summary = report["summary"]
+    if fail_on == "never":
+        return EXIT_CLEAN
+    if summary["casFailed"]:
+        return EXIT_ERRORS
+    if fail_on == "findings" and summary["findings"]:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+class Progress:
+    """One status line on stderr, rewritten in place after each page: the CA of that page,
+    its certificates so far, and the run's overall rate. Pages arrive from several threads."""
+
+    INTERVAL_S = 0.2  # redraw at most this often; a fast scan ends pages in milliseconds
+
+    def __init__(self, stream, clock=time.monotonic):
+        self.stream = stream
+        self.clock = clock
+        self.started = clock()
+        self.drawn = None
+        self.scanned: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def on_page(self, scan: CaScan) -> None:
+        with self.lock:
+            self.scanned[scan.ca_certificate_id] = scan.certificates_scanned
+            now = self.clock()
+            if self.drawn is not None and now - self.drawn < self.INTERVAL_S:
+                return
+            self.drawn = now
+            total = sum(self.scanned.values())
+            self.stream.write(
+                f"\r\033[KCA {scan.ca_certificate_id[:12]}: {scan.certificates_scanned:,} certificates"
+                f" | {total:,} in {len(self.scanned)} CAs, {self._rate(total, now):,.0f}/s"
+            )
+            self.stream.flush()
+
+    def finish(self, report: dict) -> None:
+        total = report["summary"]["certificatesScanned"]
+        now = self.clock()
+        self.stream.write(
+            f"\r\033[KScanned {total:,} certificates of {report['summary']['casScanned']} CAs"
+            f" in {now - self.started:.1f} s ({self._rate(total, now):,.0f}/s)\n"
+        )
+        self.stream.flush()
+
+    def _rate(self, total: int, now: float) -> float:
+        return total / max(now - self.started, 1e-3)
+
+
+def describe(ca: dict) -> str:
+    return f"{ca['error']['code']}: {ca['error']['message']}" if ca["error"] else "scanned"
+
+
+def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
+    """Rows under headers in aligned columns; numbers (columns in `right`) right-aligned."""
+    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        padded = (v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
+        return "  ".join(padded).rstrip()
+
+    return [line(cells[0]), line(["-" * w for w in widths]), *(line(row) for row in cells[1:])]
+
+
+def as_table(report: dict) -> str:
+    summary = report["summary"]
+    lines = [
+        subject(report),
+        f"Account {report['accountId'] or 'unknown'}, region {report['region']}, audit {report['auditId']}",
+        f"{report['startedAt']} to {report['finishedAt']}",
+        "",
+    ]
+    cas = [
+        [ca["caCertificateId"], "scanned" if not ca["error"] else f"FAILED ({ca['error']['code']})"]
+        + [ca["certificatesScanned"], ca["pages"], ca["findings"]]
+        for ca in report["cas"]
+    ]
+    lines += text_table(["CA certificate ID", "Result", "Certificates", "Pages", "Findings"], cas, {2, 3, 4})
+    lines.append("")
+    statuses = [[status, count] for status, count in summary["byStatus"].items()]
+    statuses.append(["All", summary["certificatesScanned"]])
+    lines += text_table(["Status", "Certificates"], statuses, {1})
+    failed = [ca for ca in report["cas"] if ca["error"]]
+    if failed:
+        lines += ["", "Scan errors (these CAs were not fully audited)"]
+        lines += [f"- CA {ca['caCertificateId']}: {describe(ca)}" for ca in failed]
+    findings = report["findings"]
+    if findings:
+        lines += ["", f"Findings (worst first): {len(findings):,}"]
+        rows = [
+            [f["severity"], f["status"], f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
+            for f in findings[:TABLE_FINDINGS_MAX]
+        ]
+        lines += text_table(["Severity", "Status", "Certificate ID", "CA", "Created"], rows)
+        if len(findings) > TABLE_FINDINGS_MAX:
+            lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
+    elif not failed:
+        lines += ["", "No findings: every certificate has a status that is not flagged."]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: dict) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def as_csv(report: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report["findings"])
+    return buffer.getvalue()
+
+
+FORMATTERS = {"table": as_table, "json": as_json, "csv": as_csv}
