@@ -1,0 +1,119 @@
+"""The Python contenders, each run in a subprocess of its own so that CPU and peak RSS are its own.
+
+    python -m bench.contenders ours|floor --endpoint URL --result PATH [--ca ID ...]
+
+No --ca means every CA (ListCACertificates first), as CA_CERTIFICATE_IDS=* does.
+- ours: the engine the Lambda runs (run_audit) plus building the SNS message from the
+  report (fit_report + build_message), without publishing. Its per-CA log lines are
+  written as in Lambda; the harness sends this process's stdout to /dev/null.
+- ours+raw-timestamps: ours with a change proposed for the engine (not in lambda/ yet):
+  botocore leaves creationDate as the epoch number it came as, instead of building a
+  timezone-aware datetime per certificate (the AWS CLI does the same). The session is
+  prepared here and handed to make_clients, so the engine's code is otherwise unchanged.
+- floor: a bare boto3 paginator loop that only counts certificates, with the same client
+  configuration (retries, pool) as the engine.
+
+The scan is timed inside the process, after imports and client creation; the result
+(JSON) is written to PATH. The harness adds the whole-process figures from wait4().
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+
+import boto3
+import botocore.session
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def raw_timestamp_session() -> boto3.Session:
+    """A session whose clients return timestamps as they came on the wire (epoch seconds)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=lambda value: value)
+    return boto3.Session(botocore_session=core, **FAKE_CREDENTIALS)
+
+
+def run_ours(endpoint: str, ca_ids: list[str], session: boto3.Session | None = None) -> dict:
+    from cert_audit.audit import run_audit
+    from cert_audit.aws import make_clients
+    from cert_audit.config import load_config
+    from cert_audit.message import build_message, fit_report
+
+    config = load_config(os.environ, require_topic=False)
+    iot, _ = make_clients(session or boto3.Session(**FAKE_CREDENTIALS), endpoint_url=endpoint)
+    baseline = _peak_rss_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = run_audit(iot, config, ca_certificate_ids=tuple(ca_ids) or None, audit_id="bench", account_id="0")
+    message = build_message(fit_report(report))
+    summary = report["summary"]
+    return {
+        "scan_wall_s": time.perf_counter() - wall,
+        "scan_cpu_s": time.process_time() - cpu,
+        "baseline_rss_mb": baseline,
+        "certificates": summary["certificatesScanned"],
+        "flagged": summary["findings"],
+        "failed_cas": summary["casFailed"],
+        "client_retries": summary["retries"],
+        "message_bytes": len(message["Message"].encode()),
+    }
+
+
+def run_floor(endpoint: str, ca_ids: list[str]) -> dict:
+    from cert_audit.aws import CLIENT_CONFIG
+
+    iot = boto3.Session(**FAKE_CREDENTIALS).client("iot", config=CLIENT_CONFIG, endpoint_url=endpoint)
+    baseline = _peak_rss_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    certificates = retries = 0
+    if not ca_ids:
+        for page in iot.get_paginator("list_ca_certificates").paginate(PaginationConfig={"PageSize": 250}):
+            ca_ids += [ca["certificateId"] for ca in page["certificates"]]
+    for ca_id in ca_ids:
+        pages = iot.get_paginator("list_certificates_by_ca").paginate(
+            caCertificateId=ca_id, PaginationConfig={"PageSize": 250}
+        )
+        for page in pages:
+            certificates += len(page["certificates"])
+            retries += page["ResponseMetadata"]["RetryAttempts"]
+    return {
+        "scan_wall_s": time.perf_counter() - wall,
+        "scan_cpu_s": time.process_time() - cpu,
+        "baseline_rss_mb": baseline,
+        "certificates": certificates,
+        "flagged": None,
+        "failed_cas": 0,
+        "client_retries": retries,
+    }
+
+
+CONTENDERS = {
+    "ours": run_ours,
+    "ours+raw-timestamps": lambda endpoint, ca_ids: run_ours(endpoint, ca_ids, raw_timestamp_session()),
+    "floor": run_floor,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("contender", choices=sorted(CONTENDERS))
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--ca", action="append", default=[])
+    args = parser.parse_args()
+    result = CONTENDERS[args.contender](args.endpoint, args.ca)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    with open(args.result, "w") as out:
+        json.dump(result, out)
+
+
+if __name__ == "__main__":
+    main()

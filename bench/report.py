@@ -1,0 +1,188 @@
+"""bench/RESULTS.md: targets with pass/fail, every run's figures, and the sizing that follows from them."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.processes import AWSCLI_REQUIREMENT
+from bench.run import Row
+from bench.scenarios import LATENCY, OURS, QUOTA, SIZE
+from bench.targets import Verdict
+
+# Service Quotas, AWS IoT Core (service code iotcore), "ListCertificatesByCA API TPS",
+# quota code L-5A0AFD83: 10 requests per second per account and Region by default (adjustable).
+DEFAULT_QUOTA_TPS = 10
+LAMBDA_MAX_S = 15 * 60
+TIME_RESERVE_S = 60  # the engine stops requesting pages this long before its timeout (handler.py)
+LAMBDA_FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB; CPU scales with memory below it
+LAMBDA_MEMORY_STEPS_MB = (256, 512, 1024, 1769, 2048, 3008)
+
+
+def _verdict_cell(passed: bool | None) -> str:
+    return {True: "**pass**", False: "**FAIL**", None: "not measured"}[passed]
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def machine() -> str:
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    names = ("boto3", "botocore", "aws-lambda-powertools")
+    return ", ".join(
+        [f"Python {platform.python_version()}"] + [f"{n} {version(n)}" for n in names] + [AWSCLI_REQUIREMENT]
+    )
+
+
+def _rows_table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| scenario | contender | wall s | CPU s | scan wall s | scan CPU s | certs/s | pages (expected) | "
+        "discovery | throttled | retries | peak RSS MB | correct |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.scenario} | {r.contender} | {_f(r.process_wall_s)} | {_f(r.process_cpu_s)} | {_f(r.scan_wall_s)} "
+            f"| {_f(r.scan_cpu_s)} | {r.certificates_per_s:,.0f} | {r.pages:,} ({r.expected_pages:,})"
+            f"{'' if r.pages_exact else ' ≠'} | {r.discovery_pages} | {r.throttled} "
+            f"| {'–' if r.client_retries is None else r.client_retries} | {r.peak_rss_mb:.1f} "
+            f"| {'yes' if r.correct else '**no**'} |"
+        )
+    return lines
+
+
+def sizing(rows: list[Row], sizes: dict[str, int]) -> list[str]:
+    """Certificates per invocation, memory setting, and what happens past that size."""
+    largest = max(
+        (r for r in rows if r.group == SIZE and r.contender == OURS and r.cas == 1), key=lambda r: r.certificates
+    )
+    by_share = {
+        r.flagged_share: r
+        for r in rows
+        if r.group == SIZE and r.contender == OURS and r.cas == 1 and r.certificates == largest.certificates
+    }
+    quota = [r for r in rows if r.group == QUOTA and r.contender == OURS]
+    share = quota[0].achieved_rps / quota[0].quota_rps if quota else 1.0
+    usable_s = LAMBDA_MAX_S - TIME_RESERVE_S
+    quota_rate = DEFAULT_QUOTA_TPS * 250 * min(share, 1.0)  # certificates/s the quota lets through
+    cpu_rate = largest.certificates / largest.scan_cpu_s  # certificates per CPU-second, this machine
+    memory_for_quota = LAMBDA_FULL_VCPU_MB * quota_rate / cpu_rate
+    peak = max(r.peak_rss_mb for r in by_share.values())
+    memory_for_rss = 2 * peak  # headroom: twice the peak we measured at the worst flagged share
+    memory = next(m for m in LAMBDA_MEMORY_STEPS_MB if m >= max(memory_for_rss, memory_for_quota))
+    vcpu = min(1.0, memory / LAMBDA_FULL_VCPU_MB)
+    per_invocation = usable_s * min(quota_rate, cpu_rate * vcpu)
+    limit = "the quota, not the client's CPU" if quota_rate <= cpu_rate * vcpu else "the client's CPU"
+    rss_lines = ", ".join(f"{s:.0%} flagged: {r.peak_rss_mb:.0f} MB" for s, r in sorted(by_share.items()))
+    return [
+        "## Sizing and scale",
+        "",
+        f"- **Quota.** ListCertificatesByCA is limited per account and Region by the Service Quotas entry "
+        f'"ListCertificatesByCA API TPS" (AWS IoT Core, quota code L-5A0AFD83), {DEFAULT_QUOTA_TPS} requests/s '
+        f"by default and adjustable (AWS General Reference, *AWS IoT Core endpoints and quotas*, API throttling "
+        f"limits). At 250 certificates a page that is at most {DEFAULT_QUOTA_TPS * 250:,} certificates/s for the "
+        f"whole account, whatever the client does; the stand-in run achieved {share:.0%} of its quota.",
+        f"- **One invocation.** Lambda runs at most {LAMBDA_MAX_S // 60} minutes and the engine stops "
+        f"{TIME_RESERVE_S} s early, leaving {usable_s} s of scanning. On this machine ours scans "
+        f"{cpu_rate:,.0f} certificates per CPU-second, so with {memory} MB "
+        f"(≈ {vcpu:.2f} vCPU) the limit is {limit} and one invocation scans about "
+        f"**{per_invocation / 1e6:.1f} million certificates** at the default quota "
+        f"({usable_s} s × {per_invocation / usable_s:,.0f} certificates/s), less whatever else in the account "
+        "calls ListCertificatesByCA at the same time.",
+        f"- **Memory setting.** Peak RSS of ours at {largest.certificates:,} certificates: {rss_lines}. "
+        f"Findings are the only thing that grows with N (about 1–2 KB each, plus the report), so memory scales "
+        f"with the number of *flagged* certificates, not with N. Keeping the quota busy needs about "
+        f"{memory_for_quota:,.0f} MB of CPU share; twice the measured peak is {memory_for_rss:,.0f} MB. "
+        f"**Use {memory} MB** (the next Lambda size above both); a run with more than the "
+        f"{round(largest.certificates * max(by_share)):,} findings measured here needs it re-measured.",
+        f"- **Past that size.** A fleet beyond ~{per_invocation / 1e6:.1f}M certificates (or a busier quota) "
+        "cannot be scanned in one invocation; today the engine then reports the unfinished CAs as "
+        "`ScanIncomplete`. The design for continuing (a later step): each invocation returns a checkpoint "
+        "`{caCertificateIds still to scan, the CA in progress, its last nextMarker, counts so far}`; a Step "
+        "Functions state machine loops the function with that checkpoint as the next input until no CA is "
+        "left (no extra store needed, state stays well under the 256 KB payload limit as long as findings go "
+        "to S3 or are counted, not carried). Markers are opaque and may expire, so a resumed CA whose marker "
+        "is refused restarts from its first page, and counts are per CA so that restart is exact. "
+        "Alternatively one invocation per CA (Map state, concurrency bounded so the CAs together stay under "
+        "the quota) when no single CA exceeds the per-invocation size.",
+        "",
+    ]
+
+
+def write_results(
+    path: Path,
+    rows: list[Row],
+    verdicts: list[Verdict],
+    sizes: dict[str, int],
+    *,
+    mode: str,
+    command: str,
+    started: str,
+    duration_s: float,
+    plot_name: str,
+) -> None:
+    size_note = ", ".join(f"{name} = {n:,}" for name, n in sizes.items())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}` ({mode} run, {size_note}) on {started}, in {duration_s / 60:.1f} minutes.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Versions: {versions()}",
+        "- Endpoint: the stand-in IoT server of bench/server.py on loopback (see bench/README.md for how it "
+        "differs from the real API). Each contender runs in its own process; wall, CPU and peak RSS are that "
+        "process's (wait4); *scan* figures are timed inside the process after imports and client creation.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {v.target} | {v.measured} | {_verdict_cell(v.passed)} |" for v in verdicts]
+    lines += ["", f"![certificates/s and peak RSS against N]({plot_name})", ""]
+    for group, title in ((SIZE, "Sizes"), (LATENCY, "With per-request latency"), (QUOTA, "Under a request quota")):
+        group_rows = [r for r in rows if r.group == group]
+        if group_rows:
+            lines += [f"## {title}", "", *_rows_table(group_rows), ""]
+    quota = [r for r in rows if r.group == QUOTA]
+    if quota:
+        lines += ["Achieved request rate under the quota (pages served per second of scan):", ""]
+        lines += [
+            f"- {r.contender}: {r.achieved_rps:.2f} req/s = {r.achieved_rps / r.quota_rps:.0%} of {r.quota_rps:g}, "
+            f"{r.throttled} throttled answers, {r.failed_cas} failed CAs"
+            for r in quota
+        ]
+        lines.append("")
+    lines += sizing(rows, sizes)
+    lines += [
+        "## How to read this",
+        "",
+        "- *wall s / CPU s / peak RSS*: the whole process, start to exit, including Python start-up and imports "
+        "(~1 s); *certs/s* = certificates / process wall time.",
+        "- *pages*: ListCertificatesByCA requests the server answered with a page; *expected*: ceil(N/250) per CA. "
+        "*discovery*: ListCACertificates pages (runs with `CAs=*`). *throttled*: requests answered "
+        "ThrottlingException (each one retried by botocore). *retries*: as the client counted them.",
+        "- *correct*: the contender listed every certificate and, where it reports them, found exactly the "
+        "flagged ones.",
+        "- `ours+raw-timestamps` is ours with a change proposed for the engine (botocore leaves `creationDate` as "
+        "the epoch number it arrives as); it is not what lambda/ ships yet.",
+        f"- {math.ceil(sum(r.process_wall_s for r in rows))} s of contender processes in total.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
