@@ -12,6 +12,7 @@ from cert_audit.config import ALL_CAS, AuditConfig
 from cert_audit.findings import iso_utc
 from cert_audit.report import build_report
 from cert_audit.scan import CaScan, OnPage, StopReason, never_stop, scan_cas
+from cert_audit.suppressions import Suppression, apply_suppressions, expired_suppressions
 
 
 def _discover(iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
@@ -33,31 +34,31 @@ def run_audit(
     account_id: str | None = None,
     stop_reason: StopReason = never_stop,
     on_page: OnPage | None = None,
+    suppressions: list[Suppression] = (),
+    errors: list[dict] = (),
 ) -> dict:
     """Audit the given CAs (default: the configured ones; none configured = every CA) and
-    return the full report, findings worst first."""
-    started_at = iso_utc(datetime.now(UTC))
+    return the full report, findings worst first. `errors` are run-level problems found
+    before the scan (such as unreadable suppressions) that the report must carry."""
+    now = datetime.now(UTC)
     ca_ids = list(ca_certificate_ids or config.ca_certificate_ids)
     failed_discovery = None
     if not ca_ids:
         ca_ids, failed_discovery = _discover(iot, config)
-    scans = scan_cas(
-        iot,
-        ca_ids,
-        config.flagged_statuses,
-        config.page_size,
-        config.scan_concurrency,
-        stop_reason,
-        on_page,
-    )
+    scans = scan_cas(iot, ca_ids, config, now, stop_reason, on_page)
     if failed_discovery:
         scans.insert(0, failed_discovery)
+    for scan in scans:
+        scan.findings, scan.suppressed = apply_suppressions(scan.findings, list(suppressions), now)
     return build_report(
         scans,
         flagged=config.flagged_statuses,
         audit_id=audit_id or str(uuid.uuid4()),
         account_id=account_id,
         region=iot.meta.region_name,
-        started_at=started_at,
+        started_at=iso_utc(now),
         finished_at=iso_utc(datetime.now(UTC)),
+        now=now,
+        expired=expired_suppressions(list(suppressions), now),
+        errors=list(errors),
     )

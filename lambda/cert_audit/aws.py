@@ -57,6 +57,11 @@ def certificate_page(iot, ca_certificate_id: str, page_size: int, marker: str | 
     return response.get("certificates", []), response.get("nextMarker") or None, retries_of(response)
 
 
+def describe_ca(iot, ca_certificate_id: str) -> dict:
+    """The CA's certificateDescription (status, validity, certificateMode, autoRegistrationStatus...)."""
+    return iot.describe_ca_certificate(certificateId=ca_certificate_id)["certificateDescription"]
+
+
 def all_ca_certificate_ids(iot, page_size: int) -> list[str]:
     """Every CA certificate registered in the account and region (ListCACertificates, paginated)."""
     ids: list[str] = []
@@ -68,6 +73,13 @@ def all_ca_certificate_ids(iot, page_size: int) -> list[str]:
         if not marker:
             return ids
         request["marker"] = marker
+
+
+def read_parameter(name: str, max_age_seconds: int) -> str:
+    """An SSM parameter's value through Powertools Parameters, cached between invocations."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_parameter(name, max_age=max_age_seconds)
 
 
 def publish(sns, topic_arn: str, message: dict) -> str:

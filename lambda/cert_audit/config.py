@@ -25,6 +25,7 @@ NOTIFY_CHOICES = ("findings", "always")
 METRICS_DETAIL_CHOICES = ("ca", "totals")
 PAGE_SIZE_MAX = 250  # the API's upper bound for pageSize
 SCAN_CONCURRENCY_MAX = 16
+DAYS_MAX = 3652  # ten years, Device Defender's upper bound for its age check
 
 _CA_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -42,6 +43,9 @@ class AuditConfig:
     page_size: int = PAGE_SIZE_MAX
     scan_concurrency: int = 4
     metrics_detail: str = "ca"
+    ca_expiry_warning_days: int = 90
+    max_certificate_age_days: int | None = None  # None: the age check is off
+    suppressions_parameter: str | None = None
 
     @property
     def all_cas(self) -> bool:
@@ -118,6 +122,9 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     page_size = check(_int_in_range, "PAGE_SIZE", env.get("PAGE_SIZE", str(PAGE_SIZE_MAX)), 1, PAGE_SIZE_MAX)
     concurrency = check(_int_in_range, "SCAN_CONCURRENCY", env.get("SCAN_CONCURRENCY", "4"), 1, SCAN_CONCURRENCY_MAX)
     detail = check(_choice, "METRICS_DETAIL", env.get("METRICS_DETAIL", "ca"), METRICS_DETAIL_CHOICES)
+    warning_days = check(_int_in_range, "CA_EXPIRY_WARNING_DAYS", env.get("CA_EXPIRY_WARNING_DAYS", "90"), 1, DAYS_MAX)
+    raw_age = env.get("MAX_CERTIFICATE_AGE_DAYS", "").strip()
+    max_age = check(_int_in_range, "MAX_CERTIFICATE_AGE_DAYS", raw_age, 1, DAYS_MAX) if raw_age else None
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
     return AuditConfig(
@@ -128,6 +135,9 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
         page_size=page_size,
         scan_concurrency=concurrency,
         metrics_detail=detail,
+        ca_expiry_warning_days=warning_days,
+        max_certificate_age_days=max_age,
+        suppressions_parameter=env.get("SUPPRESSIONS_PARAMETER", "").strip() or None,
     )
 
 

@@ -8,6 +8,9 @@ Fidelity added to moto's IoT (see shared reference list_certificates_by_ca and b
   `isAscendingOrder` (by creationDate; descending by default), and returns `certificateMode`
   (DEFAULT unless a seeded certificate says otherwise). moto returns everything at once.
 - ListCACertificates, which moto lacks, with the same paging.
+- DescribeCACertificate reports the validity written in the CA certificate (moto says now ± 1
+  day whatever the certificate says) and the CA's certificateMode and autoRegistrationStatus;
+  `seed_ca` registers real X.509 CA certificates (made with `cryptography`) to read it from.
 - Each CA's certificates are indexed once per change of the fleet's size instead of being
   filtered from every certificate of the account on each page (moto's way is O(fleet) a page).
 - Faults: `inject_faults` answers chosen calls with real IoT error bodies through botocore's
@@ -24,6 +27,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from botocore.awsrequest import AWSResponse
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_models import BaseModel
 from moto.iot.exceptions import InvalidRequestException
@@ -101,19 +108,66 @@ def _epoch(value: datetime) -> float:
     return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
 
 
+def _describe_ca_certificate(self: IoTResponse):
+    ca = self.iot_backend.describe_ca_certificate(certificate_id=self.path.rsplit("/", 1)[-1])
+    description = ca.to_description_dict()
+    pem = x509.load_pem_x509_certificate(ca.certificate_pem.encode())
+    description.update(
+        validity={"notBefore": pem.not_valid_before_utc, "notAfter": pem.not_valid_after_utc},
+        certificateMode=getattr(ca, "certificate_mode", "DEFAULT"),
+        autoRegistrationStatus=getattr(ca, "auto_registration_status", "DISABLE"),
+        customerVersion=1,
+        generationId="1",
+    )
+    description.pop("transferData", None)
+    response = {"certificateDescription": description, "registrationConfig": ca.registration_config or {}}
+    return json.dumps(response, default=_epoch)
+
+
 def install() -> None:
     """Extend moto's IoT responses (idempotent)."""
     IoTResponse.list_certificates_by_ca = _list_certificates_by_ca
     IoTResponse.list_ca_certificates = _list_ca_certificates
+    IoTResponse.describe_ca_certificate = _describe_ca_certificate
 
 
 def iot_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> IoTBackend:
     return iot_backends[account_id][region]
 
 
-def seed_ca(backend: IoTBackend, name: str, status: str = "ACTIVE") -> str:
-    """Register a CA straight into the backend; returns its 64-hex certificate ID."""
-    ca = FakeCaCertificate(f"-----CA {name}-----", status, backend.account_id, backend.region_name, {})
+def ca_certificate_pem(name: str, not_after: datetime, not_before: datetime | None = None) -> str:
+    """A real self-signed X.509 CA certificate (EC P-256: quick to make) valid until `not_after`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or min(not_after, datetime.now(UTC)) - timedelta(days=365))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def seed_ca(
+    backend: IoTBackend,
+    name: str,
+    status: str = "ACTIVE",
+    *,
+    not_after: datetime | None = None,
+    mode: str = "DEFAULT",
+    auto_registration: str = "DISABLE",
+) -> str:
+    """Register a CA (a real certificate, valid ten years unless `not_after` says otherwise)
+    straight into the backend; returns its 64-hex certificate ID."""
+    pem = ca_certificate_pem(name, not_after or datetime.now(UTC) + timedelta(days=3650))
+    ca = FakeCaCertificate(pem, status, backend.account_id, backend.region_name, {})
+    ca.certificate_mode = mode
+    ca.auto_registration_status = auto_registration
     backend.ca_certificates[ca.certificate_id] = ca
     return ca.certificate_id
 

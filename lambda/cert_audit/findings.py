@@ -1,5 +1,10 @@
-"""The rule that turns a certificate into a finding: which statuses, how severe, and why.
+"""The rules that turn certificates and CAs into findings: which, how severe, and why.
 
+Finding types: CERTIFICATE_STATUS (a device certificate in a flagged status),
+DEVICE_CERTIFICATE_AGE (an ACTIVE device certificate at or past the age limit),
+CA_NOT_ACTIVE_WITH_ACTIVE_DEVICE_CERTIFICATES, CA_CERTIFICATE_EXPIRING, CA_CERTIFICATE_EXPIRED.
+
+Severities of CERTIFICATE_STATUS findings (worst first) and the reasoning behind the defaults:
 Severities (worst first) and the reasoning behind the defaults:
 - INACTIVE: HIGH. A dormant credential: one `UpdateCertificate` call makes it valid again,
   while the device key it belongs to may be anywhere by now.
@@ -10,12 +15,23 @@ Severities (worst first) and the reasoning behind the defaults:
   trace of a past compromise that is already contained): delete it.
 - PENDING_ACTIVATION: LOW. Waiting for a first activation that may never come.
 - ACTIVE: INFO. Only a finding if someone flags it on purpose.
+The other types: a CA that is not ACTIVE while device certificates it signed still are is
+CRITICAL (the owner disabled the CA, often after a compromise, and the follow-up is not done);
+an expired CA is HIGH, an expiring one MEDIUM (as Device Defender's CA_CERTIFICATE_EXPIRING_CHECK);
+certificate age is LOW (as Device Defender's DEVICE_CERTIFICATE_AGE_CHECK).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+CERTIFICATE_STATUS = "CERTIFICATE_STATUS"
+DEVICE_CERTIFICATE_AGE = "DEVICE_CERTIFICATE_AGE"
+CA_NOT_ACTIVE = "CA_NOT_ACTIVE_WITH_ACTIVE_DEVICE_CERTIFICATES"
+CA_EXPIRING = "CA_CERTIFICATE_EXPIRING"
+CA_EXPIRED = "CA_CERTIFICATE_EXPIRED"
+FINDING_TYPES = (CERTIFICATE_STATUS, CA_NOT_ACTIVE, CA_EXPIRED, CA_EXPIRING, DEVICE_CERTIFICATE_AGE)
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")  # worst first
 SEVERITY_BY_STATUS = {
@@ -50,7 +66,21 @@ def iso_utc(value: datetime | str | None) -> str | None:
         return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _finding(kind: str, ca_certificate_id: str, certificate: dict[str, Any], severity: str, reason: str) -> dict:
+    return {
+        "type": kind,
+        "caCertificateId": ca_certificate_id,
+        "certificateId": certificate.get("certificateId"),
+        "certificateArn": certificate.get("certificateArn"),
+        "status": certificate.get("status"),
+        "certificateMode": certificate.get("certificateMode"),
+        "creationDate": iso_utc(certificate.get("creationDate")),
+        "severity": severity,
+        "reason": reason,
+    }
 
 
 def finding_for(certificate: dict[str, Any], ca_certificate_id: str, flagged: frozenset[str]) -> dict | None:
@@ -58,16 +88,71 @@ def finding_for(certificate: dict[str, Any], ca_certificate_id: str, flagged: fr
     status = certificate.get("status")
     if status not in flagged:
         return None
-    return {
-        "caCertificateId": ca_certificate_id,
-        "certificateId": certificate.get("certificateId"),
-        "certificateArn": certificate.get("certificateArn"),
-        "status": status,
-        "certificateMode": certificate.get("certificateMode"),
-        "creationDate": iso_utc(certificate.get("creationDate")),
-        "severity": SEVERITY_BY_STATUS.get(status, "MEDIUM"),
-        "reason": REASON_BY_STATUS.get(status, f"Certificate status is {status}."),
-    }
+    return _finding(
+        CERTIFICATE_STATUS,
+        ca_certificate_id,
+        certificate,
+        SEVERITY_BY_STATUS.get(status, "MEDIUM"),
+        REASON_BY_STATUS.get(status, f"Certificate status is {status}."),
+    )
+
+
+def age_finding(certificate: dict[str, Any], ca_certificate_id: str, now: datetime, max_age_days: int) -> dict:
+    age = (now - certificate["creationDate"]).days
+    finding = _finding(
+        DEVICE_CERTIFICATE_AGE,
+        ca_certificate_id,
+        certificate,
+        "LOW",
+        f"ACTIVE certificate is {age} days old, at or past the {max_age_days}-day limit: rotate it.",
+    )
+    finding["ageDays"] = age
+    return finding
+
+
+def age_cutoff(now: datetime, max_age_days: int | None) -> datetime | None:
+    """Certificates created at or before this instant are too old (None: the check is off)."""
+    return now - timedelta(days=max_age_days) if max_age_days else None
+
+
+def ca_findings(ca: dict[str, Any], active_device_certificates: int, now: datetime, warning_days: int) -> list[dict]:
+    """Findings about the CA itself, from its DescribeCACertificate description."""
+    ca_id = ca["certificateId"]
+    findings = []
+    if ca.get("status") != "ACTIVE" and active_device_certificates:
+        finding = _finding(
+            CA_NOT_ACTIVE,
+            ca_id,
+            ca,
+            "CRITICAL",
+            f"CA is {ca.get('status')} but {active_device_certificates:,} device certificates it signed are "
+            "still ACTIVE: review them and deactivate or revoke the ones the CA's owner no longer trusts.",
+        )
+        finding["activeDeviceCertificates"] = active_device_certificates
+        findings.append(finding)
+    not_after = (ca.get("validity") or {}).get("notAfter")
+    if not_after:
+        days_left = (not_after - now).days
+        if not_after <= now:
+            kind, severity = CA_EXPIRED, "HIGH"
+            reason = f"CA certificate expired on {iso_utc(not_after)}: register its successor and move devices to it."
+        elif days_left <= warning_days:
+            kind, severity = CA_EXPIRING, "MEDIUM"
+            reason = (
+                f"CA certificate expires on {iso_utc(not_after)}, in {days_left} days "
+                f"(warning at {warning_days}): register its successor now."
+            )
+        else:
+            return findings
+        finding = _finding(kind, ca_id, ca, severity, reason)
+        finding.update(notAfter=iso_utc(not_after), daysToExpiry=days_left)
+        findings.append(finding)
+    return findings
+
+
+def days_to_expiry(ca: dict[str, Any] | None, now: datetime) -> int | None:
+    not_after = ((ca or {}).get("validity") or {}).get("notAfter")
+    return (not_after - now).days if not_after else None
 
 
 def worst_first(findings: list[dict]) -> list[dict]:

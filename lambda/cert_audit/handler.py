@@ -7,21 +7,25 @@ Scheduled events audit the configured CAs; an on-demand invocation may pass
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cert_audit.audit import run_audit
-from cert_audit.aws import make_clients, publish
-from cert_audit.config import ca_ids_from_event, load_config
+from cert_audit.aws import error_of, make_clients, publish, read_parameter
+from cert_audit.config import AuditConfig, ca_ids_from_event, load_config
 from cert_audit.message import build_message, fit_report, should_notify
 from cert_audit.metrics import add_heartbeat, add_run_totals, emit_ca_metrics
 from cert_audit.observability import logger, metrics, tracer
 from cert_audit.report import without_findings
+from cert_audit.suppressions import Suppression, SuppressionError, parse_suppressions
 
 # Stop requesting pages this long before the function's timeout, leaving time to report.
 TIME_RESERVE_MS = 60_000
+# A warm container re-reads the suppressions parameter at most this often.
+SUPPRESSIONS_MAX_AGE_SECONDS = 300
 
 
 @functools.cache
@@ -41,6 +45,23 @@ def time_limit(context: LambdaContext):
     return reason
 
 
+def load_suppressions(config: AuditConfig) -> tuple[list[Suppression], list[dict]]:
+    """The suppressions from their SSM parameter, or none and a run error saying why not:
+    a bad parameter must not stop the audit, which then runs unsuppressed."""
+    name = config.suppressions_parameter
+    if not name:
+        return [], []
+    try:
+        return parse_suppressions(json.loads(read_parameter(name, SUPPRESSIONS_MAX_AGE_SECONDS))), []
+    except (SuppressionError, ValueError) as problem:
+        error = {"code": "InvalidSuppressions", "message": str(problem)}
+    except Exception as problem:  # noqa: BLE001 - unreadable parameter: same outcome, other code
+        error = error_of(getattr(problem, "__cause__", None) or problem)
+    error["message"] = f"Suppressions parameter {name}: {error['message']}. The audit ran without suppressions."
+    logger.error("Suppressions not applied", extra=error)
+    return [], [{"source": "suppressions", **error}]
+
+
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
@@ -49,6 +70,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config = load_config(os.environ)
     requested = ca_ids_from_event(event)
     iot, sns = clients()
+    suppressions, errors = load_suppressions(config)
     report = run_audit(
         iot,
         config,
@@ -56,6 +78,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         audit_id=context.aws_request_id,
         account_id=context.invoked_function_arn.split(":")[4],
         stop_reason=time_limit(context),
+        suppressions=suppressions,
+        errors=errors,
     )
     if config.metrics_detail == "ca":
         emit_ca_metrics(report)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 
+from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, FINDING_TYPES
+
 SNS_MAX_BYTES = 256 * 1024
 # Room for the subject and message attributes, which count towards the SNS limit too.
 ENVELOPE_BYTES = 2 * 1024
 SUBJECT_MAX = 100
+CA_FINDING_TYPES = (CA_NOT_ACTIVE, CA_EXPIRING, CA_EXPIRED)
 CONSOLE_HOSTS = {"aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
 
 
@@ -36,19 +39,34 @@ def subject(report: dict) -> str:
 
 
 def console_url(finding: dict, region: str | None) -> str:
+    """The certificate's page in the AWS IoT console (the CA's page for a CA finding)."""
     partition = (finding.get("certificateArn") or "arn:aws").split(":")[1]
     host = CONSOLE_HOSTS.get(partition, "console.aws.amazon.com")
-    return f"https://{region}.{host}/iot/home?region={region}#/certificate/{finding['certificateId']}"
+    page = "cacertificate" if finding.get("type") in CA_FINDING_TYPES else "certificate"
+    return f"https://{region}.{host}/iot/home?region={region}#/{page}/{finding['certificateId']}"
 
 
 def _finding_lines(finding: dict, region: str | None) -> str:
-    return (
-        f"[{finding['severity']}] {finding['status']} certificate {finding['certificateId']}\n"
-        f"  CA {finding['caCertificateId']}, created {finding['creationDate']}, "
-        f"mode {finding['certificateMode'] or 'unknown'}\n"
-        f"  {finding['reason']}\n"
-        f"  {console_url(finding, region)}\n"
-    )
+    if finding.get("type") in CA_FINDING_TYPES:
+        head = f"[{finding['severity']}] CA {finding['caCertificateId']} ({finding['status']})\n"
+    else:
+        head = (
+            f"[{finding['severity']}] {finding['status']} certificate {finding['certificateId']}\n"
+            f"  CA {finding['caCertificateId']}, created {finding['creationDate']}, "
+            f"mode {finding['certificateMode'] or 'unknown'}\n"
+        )
+    return f"{head}  {finding['reason']}\n  {console_url(finding, region)}\n"
+
+
+def _grouped_by_type(findings: list[dict], region: str | None) -> list[str]:
+    """Findings under a heading per type, types in FINDING_TYPES order, worst first within."""
+    lines = []
+    for kind in FINDING_TYPES + tuple(sorted({f.get("type") for f in findings} - set(FINDING_TYPES), key=str)):
+        of_kind = [f for f in findings if f.get("type") == kind]
+        if of_kind:
+            lines += [f"{kind} ({len(of_kind):,})", ""]
+            lines += [_finding_lines(finding, region) for finding in of_kind]
+    return lines
 
 
 def email_text(report: dict) -> str:
@@ -70,20 +88,29 @@ def email_text(report: dict) -> str:
     lines.append("All CAs")
     lines += [f"  {status:<20} {count:>10,}" for status, count in summary["byStatus"].items()]
     failed = [ca for ca in report["cas"] if ca["error"]]
-    if failed:
-        lines += ["", "Scan errors (these CAs were not fully audited)"]
+    if failed or report["errors"]:
+        lines += ["", "Scan errors (not everything was audited as configured)"]
         lines += [f"- CA {ca['caCertificateId']}: {ca['error']['code']}: {ca['error']['message']}" for ca in failed]
+        lines += [f"- {error['source']}: {error['code']}: {error['message']}" for error in report["errors"]]
     lines.append("")
     if report["findings"]:
-        lines += ["Findings (worst first)", ""]
-        lines += [_finding_lines(finding, region) for finding in report["findings"]]
+        lines += ["Findings by type (worst first)", ""]
+        lines += _grouped_by_type(report["findings"], region)
     if report["findingsTruncated"]:
         lines.append(
             f"{_plural(report['findingsOmitted'], 'more finding')} did not fit in one SNS message (256 KiB). "
             "Run `cert-audit scan --format csv` for the full list."
         )
     if not summary["findings"] and not failed:
-        lines.append("No findings: every certificate has a status that is not flagged.")
+        lines.append("No findings: nothing the audit checks needs attention.")
+    if summary["suppressedFindings"]:
+        lines.append(
+            f"{_plural(summary['suppressedFindings'], 'finding')} suppressed by your suppressions "
+            "(listed in the JSON report under suppressedFindings)."
+        )
+    if report["expiredSuppressions"]:
+        lines += ["", "Expired suppressions (no longer applied: renew or remove them)"]
+        lines += [f"- {json.dumps(entry)}" for entry in report["expiredSuppressions"]]
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +137,13 @@ def _with_findings(report: dict, findings: list[dict], kept: int) -> dict:
 
 
 def fit_report(report: dict, max_bytes: int = SNS_MAX_BYTES - ENVELOPE_BYTES) -> dict:
-    """The report with as many findings (worst first) as fit in one SNS message."""
+    """The report with as many findings (worst first) as fit in one SNS message.
+
+    Suppressed findings go first when space runs out: they are listed in full only when
+    everything fits (their count stays in the summary)."""
+    if len(_message_body(report).encode()) <= max_bytes:
+        return report
+    report = {**report, "suppressedFindings": [], "suppressedFindingsOmitted": len(report["suppressedFindings"])}
     findings = report["findings"]
     if len(_message_body(report).encode()) <= max_bytes:
         return report
@@ -146,4 +179,4 @@ def build_message(report: dict) -> dict:
 
 def should_notify(report: dict, notify_on: str) -> bool:
     summary = report["summary"]
-    return notify_on == "always" or bool(summary["findings"] or summary["casFailed"])
+    return notify_on == "always" or bool(summary["findings"] or summary["casFailed"] or summary["errors"])

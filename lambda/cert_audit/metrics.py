@@ -1,8 +1,9 @@
 """CloudWatch metrics of a run, in embedded metric format (EMF) through Powertools.
 
 Per CA (dimensions exactly `CaCertificateId`, and `CaCertificateId`+`Status`):
-`Certificates`, `Findings`, `ScanErrors`. Run totals go on the shared `metrics` object
-(dimension `service`) and are flushed by the handler's `log_metrics` decorator.
+`Certificates`, `Findings`, `ScanErrors`, `CaDaysToExpiry`. Run totals go on the shared
+`metrics` object (dimension `service`) and are flushed by the handler's `log_metrics`
+decorator; `Findings` by `service`+`FindingType` is emitted with the totals.
 A CA whose scan failed gets no `Certificates` points: a partial count would read as a
 drop in the fleet, while a gap is what it is. Its `Findings` (those seen before the
 failure) and `ScanErrors` = 1 are emitted.
@@ -17,12 +18,14 @@ from aws_lambda_powertools.metrics.base import MetricManager
 
 from cert_audit.observability import metrics
 
+UNITS = {"CaDaysToExpiry": MetricUnit.NoUnit}  # every other metric is a Count
+
 
 def _emit(dimensions: dict[str, str], values: dict[str, int]) -> None:
-    # service="" keeps Powertools from adding its `service` dimension to per-CA metrics.
+    # service="" keeps Powertools from adding its `service` dimension unless it is asked for.
     blob = MetricManager(service="")
     for name, value in values.items():
-        blob.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        blob.add_metric(name=name, unit=UNITS.get(name, MetricUnit.Count), value=value)
     for name, value in dimensions.items():
         blob.add_dimension(name=name, value=value)
     print(json.dumps(blob.serialize_metric_set(), separators=(",", ":")))
@@ -31,7 +34,10 @@ def _emit(dimensions: dict[str, str], values: dict[str, int]) -> None:
 def emit_ca_metrics(report: dict) -> None:
     for ca in report["cas"]:
         ca_dimension = {"CaCertificateId": ca["caCertificateId"]}
-        _emit(ca_dimension, {"Findings": ca["findings"], "ScanErrors": 1 if ca["error"] else 0})
+        values = {"Findings": ca["findings"], "ScanErrors": 1 if ca["error"] else 0}
+        if ca["daysToExpiry"] is not None:
+            values["CaDaysToExpiry"] = ca["daysToExpiry"]
+        _emit(ca_dimension, values)
         if ca["error"]:
             continue
         for status, count in ca["byStatus"].items():
@@ -40,9 +46,12 @@ def emit_ca_metrics(report: dict) -> None:
 
 def add_run_totals(report: dict) -> None:
     summary = report["summary"]
+    for kind, count in summary["byType"].items():
+        _emit({"service": metrics.service, "FindingType": kind}, {"Findings": count})
     metrics.add_metric(name="CertificatesScanned", unit=MetricUnit.Count, value=summary["certificatesScanned"])
     metrics.add_metric(name="Findings", unit=MetricUnit.Count, value=summary["findings"])
-    metrics.add_metric(name="ScanErrors", unit=MetricUnit.Count, value=summary["casFailed"])
+    metrics.add_metric(name="ScanErrors", unit=MetricUnit.Count, value=summary["casFailed"] + summary["errors"])
+    metrics.add_metric(name="SuppressedFindings", unit=MetricUnit.Count, value=summary["suppressedFindings"])
 
 
 def add_heartbeat(duration_ms: float) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 from cert_audit.config import KNOWN_STATUSES
-from cert_audit.findings import severity_rank, worst_first
+from cert_audit.findings import FINDING_TYPES, days_to_expiry, iso_utc, severity_rank, worst_first
 from cert_audit.scan import CaScan
 
 SCHEMA_VERSION = 1
@@ -32,19 +33,31 @@ def build_report(
     region: str | None,
     started_at: str,
     finished_at: str,
+    now: datetime,
+    expired: list[dict] = (),
+    errors: list[dict] = (),
 ) -> dict:
     total = Counter()
     findings: list[dict] = []
+    suppressed: list[dict] = []
     cas = []
     for scan in scans:
         total.update(scan.by_status)
         findings.extend(scan.findings)
+        suppressed.extend(scan.suppressed)
+        ca = scan.ca or {}
         cas.append(
             {
                 "caCertificateId": scan.ca_certificate_id,
+                "status": ca.get("status"),
+                "certificateMode": ca.get("certificateMode"),
+                "autoRegistrationStatus": ca.get("autoRegistrationStatus"),
+                "notAfter": iso_utc((ca.get("validity") or {}).get("notAfter")),
+                "daysToExpiry": days_to_expiry(ca, now),
                 "certificatesScanned": scan.certificates_scanned,
                 "byStatus": status_counts(scan.by_status, flagged),
                 "findings": len(scan.findings),
+                "suppressedFindings": len(scan.suppressed),
                 "error": scan.error,
                 "pages": scan.pages,
                 "retries": scan.retries,
@@ -66,11 +79,17 @@ def build_report(
             "casFailed": sum(1 for ca in cas if ca["error"]),
             "worstSeverity": worst_severity(findings),
             "retries": sum(ca["retries"] for ca in cas),
+            "byType": {kind: sum(1 for f in findings if f["type"] == kind) for kind in FINDING_TYPES},
+            "suppressedFindings": len(suppressed),
+            "errors": len(errors),
         },
         "cas": cas,
         "findings": worst_first(findings),
         "findingsTruncated": False,
         "findingsOmitted": 0,
+        "suppressedFindings": worst_first(suppressed),
+        "expiredSuppressions": list(expired),
+        "errors": list(errors),
     }
 
 

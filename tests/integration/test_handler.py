@@ -13,6 +13,7 @@ import pytest
 from cert_audit import handler, scan
 from cert_audit.config import ConfigError
 from cert_audit.emulator import seed_ca, seed_certificates
+from cert_audit.findings import FINDING_TYPES
 from tests.integration.conftest import ACCOUNT, REGION, metric_points
 
 FLEET_A = ["ACTIVE"] * 600 + ["REVOKED"] * 3 + ["INACTIVE"] * 2 + ["REGISTER_INACTIVE"] * 1
@@ -86,6 +87,7 @@ def test_sqs_subscriber_receives_the_json_report(two_cas, alerts, context, monke
     assert statuses == ["INACTIVE"] * 3 + ["REGISTER_INACTIVE"] + ["REVOKED"] * 3
     finding = report["findings"][0]
     assert set(finding) == {
+        "type",
         "caCertificateId",
         "certificateId",
         "certificateArn",
@@ -224,16 +226,22 @@ def test_totals_only_metrics_setting(two_cas, alerts, context, monkeypatch, caps
     # When the audit runs
     handler.lambda_handler({}, context)
 
-    # Then only the service totals are emitted
+    # Then only the service totals are emitted, with findings by type
     points = metric_points(capsys.readouterr().out)
-    assert {dimensions for _, dimensions in points} == {(("service", "iot-cert-audit"),)}
-    assert {name for name, _ in points} == {
+    service = ("service", "iot-cert-audit")
+    assert {name for name, dimensions in points if dimensions == (service,)} == {
         "CertificatesScanned",
         "Findings",
         "ScanErrors",
+        "SuppressedFindings",
         "AuditRuns",
         "AuditDuration",
     }
+    by_type = {
+        dict(dimensions)["FindingType"]: value for (name, dimensions), value in points.items() if len(dimensions) == 2
+    }
+    assert by_type == {kind: 0 for kind in FINDING_TYPES} | {"CERTIFICATE_STATUS": 7}
+    assert not any("CaCertificateId" in dict(dimensions) for _, dimensions in points)
 
 
 def test_findings_beyond_256_kib_are_truncated_worst_first(backend, alerts, context, monkeypatch):

@@ -3,58 +3,53 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
+from cert_audit.config import DEFAULT_FLAGGED_STATUSES
+from cert_audit.findings import finding_for
 from cert_audit.message import SNS_MAX_BYTES, build_message, console_url, email_text, fit_report, subject
+from cert_audit.report import build_report
+from cert_audit.scan import CaScan
 
 CA = "a" * 64
 
 
 def report(findings: int = 0, cas: int = 1, failed: int = 0, region: str = "eu-west-1") -> dict:
-    items = [
+    """A report built by the engine's own builder: `findings` findings under the first CA."""
+    certificates = [
         {
-            "caCertificateId": CA,
             "certificateId": f"{n:064x}",
             "certificateArn": f"arn:aws:iot:{region}:123456789012:cert/{n:064x}",
             "status": "INACTIVE" if n % 2 else "REVOKED",
             "certificateMode": "DEFAULT",
-            "creationDate": "2024-01-01T00:00:00Z",
-            "severity": "HIGH" if n % 2 else "LOW",
-            "reason": "A sentence that explains the finding to the person who reads it.",
+            "creationDate": datetime(2024, 1, 1, tzinfo=UTC),
         }
         for n in range(findings)
     ]
-    ca_entries = [
-        {
-            "caCertificateId": f"{n:064x}",
-            "certificatesScanned": 10,
-            "byStatus": {"ACTIVE": 10},
-            "findings": findings if n == 0 else 0,
-            "error": {"code": "UnauthorizedException", "message": "not allowed"} if n < failed else None,
-        }
+    scans = [
+        CaScan(
+            f"{n:064x}",
+            certificates_scanned=10,
+            by_status=Counter({"ACTIVE": 10}),
+            error={"code": "UnauthorizedException", "message": "not allowed"} if n < failed else None,
+        )
         for n in range(cas)
     ]
-    return {
-        "schemaVersion": 1,
-        "auditId": "id",
-        "accountId": "123456789012",
-        "region": region,
-        "startedAt": "2026-01-01T00:00:00Z",
-        "finishedAt": "2026-01-01T00:01:00Z",
-        "summary": {
-            "certificatesScanned": 10 * cas,
-            "findings": findings,
-            "byStatus": {"ACTIVE": 10 * cas},
-            "casScanned": cas,
-            "casFailed": failed,
-            "worstSeverity": "HIGH" if findings else None,
-        },
-        "cas": ca_entries,
-        "findings": items,
-        "findingsTruncated": False,
-        "findingsOmitted": 0,
-    }
+    flagged = frozenset(DEFAULT_FLAGGED_STATUSES)
+    scans[0].findings = [finding_for(c, scans[0].ca_certificate_id, flagged) for c in certificates]
+    return build_report(
+        scans,
+        flagged=flagged,
+        audit_id="id",
+        account_id="123456789012",
+        region=region,
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:01:00Z",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_subject_is_short_even_for_huge_numbers():
@@ -83,14 +78,15 @@ def test_large_report_is_cut_to_fit_the_sns_limit(count):
     assert fitted["findingsTruncated"] and fitted["findingsOmitted"] == count - kept
     # The budget is used: one more finding would not have fitted in the space left.
     assert size > SNS_MAX_BYTES - 2 * len(json.dumps(fitted["findings"][0])) - 4096
-    # Worst first is kept: the report given is in order, so the kept ones are its prefix.
+    # Worst first is kept: the report is in that order, so the kept ones are its prefix.
     assert fitted["findings"] == report(findings=count)["findings"][:kept]
+    assert {f["severity"] for f in fitted["findings"]} == {"HIGH"}
 
 
 def test_email_names_failed_cas_and_the_cut():
     fitted = fit_report(report(findings=2_000, cas=2, failed=1))
     text = email_text(fitted)
-    assert "Scan errors (these CAs were not fully audited)" in text
+    assert "Scan errors (not everything was audited as configured)" in text
     assert f"- CA {0:064x}: UnauthorizedException: not allowed" in text
     assert f"{fitted['findingsOmitted']:,} more findings did not fit in one SNS message" in text
 

@@ -136,6 +136,7 @@ def test_report_sums_cas_and_counts_failures():
         region="eu-west-1",
         started_at="s",
         finished_at="f",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert report["summary"] == {
         "certificatesScanned": 4,
@@ -145,6 +146,15 @@ def test_report_sums_cas_and_counts_failures():
         "casFailed": 1,
         "worstSeverity": "HIGH",
         "retries": 0,
+        "byType": {
+            "CERTIFICATE_STATUS": 2,
+            "CA_NOT_ACTIVE_WITH_ACTIVE_DEVICE_CERTIFICATES": 0,
+            "CA_CERTIFICATE_EXPIRED": 0,
+            "CA_CERTIFICATE_EXPIRING": 0,
+            "DEVICE_CERTIFICATE_AGE": 0,
+        },
+        "suppressedFindings": 0,
+        "errors": 0,
     }
     assert report["findings"][0]["status"] == "INACTIVE"
     assert report["cas"][1]["error"] == {"code": "UnauthorizedException", "message": "denied"}
