@@ -54,5 +54,6 @@ class Alerting(Construct):
                 },
             )
         )
-        for email in alert_emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.subscriptions = [
+            self.topic.add_subscription(subscriptions.EmailSubscription(email)) for email in alert_emails
+        ]

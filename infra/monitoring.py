@@ -142,39 +142,26 @@ class Monitoring(Construct):
         dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=3))
 
         findings = [service_metric("Findings", "Maximum", period, "All CAs")]
+        scanned = [service_metric("CertificatesScanned", "Maximum", period, "All CAs")]
         if per_ca:
             findings.append(_search(CA_SCHEMA, 'MetricName="Findings"', "Maximum", period))
-        by_status = [
-            cw.MathExpression(
-                expression=(
-                    f'SUM(SEARCH(\'{CA_STATUS_SCHEMA} MetricName="Certificates" Status="{status}"\', '
-                    f"'Maximum', {int(period.to_seconds())}))"
-                ),
-                label=status,
-                period=period,
+            dashboard.add_widgets(
+                cw.GraphWidget(title="Findings (flagged certificates) by CA", left=findings, width=12),
+                cw.GraphWidget(title="Certificates by status, all CAs", left=_totals_by_status(period), width=12),
             )
-            for status in KNOWN_STATUSES
-        ]
-        dashboard.add_widgets(
-            cw.GraphWidget(title="Findings (flagged certificates) by CA", left=findings, width=12),
-            cw.GraphWidget(title="Certificates by status, all CAs", left=by_status, width=12),
-        )
-        scanned = cw.GraphWidget(
-            title="Certificates scanned per run",
-            left=[service_metric("CertificatesScanned", "Maximum", period, "All CAs")],
-            width=12 if per_ca else 24,
-        )
-        if per_ca:
             dashboard.add_widgets(
                 cw.GraphWidget(
                     title="Certificates by CA and status",
                     left=[_search(CA_STATUS_SCHEMA, 'MetricName="Certificates"', "Maximum", period)],
                     width=12,
                 ),
-                scanned,
+                cw.GraphWidget(title="Certificates scanned per run", left=scanned, width=12),
             )
         else:
-            dashboard.add_widgets(scanned)
+            dashboard.add_widgets(
+                cw.GraphWidget(title="Findings (flagged certificates), all CAs", left=findings, width=12),
+                cw.GraphWidget(title="Certificates scanned per run", left=scanned, width=12),
+            )
 
         errors = [service_metric("ScanErrors", "Sum", period, "All CAs")]
         if per_ca:
@@ -199,6 +186,22 @@ class Monitoring(Construct):
             )
         )
         return dashboard
+
+
+def _totals_by_status(period: Duration) -> list[cw.MathExpression]:
+    """One line per status: the sum over every CA's `Certificates` metric of that status."""
+    seconds = int(period.to_seconds())
+    return [
+        cw.MathExpression(
+            expression=(
+                f'SUM(SEARCH(\'{CA_STATUS_SCHEMA} MetricName="Certificates" Status="{status}"\', '
+                f"'Maximum', {seconds}))"
+            ),
+            label=status,
+            period=period,
+        )
+        for status in KNOWN_STATUSES
+    ]
 
 
 def _explanation(config: StackConfig) -> str:

@@ -7,7 +7,6 @@ wildcard in the same policy is still reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Validations
@@ -36,6 +35,13 @@ ACKNOWLEDGEMENTS = (
         "records the error and the request as well as the event; a DLQ too would deliver each failure twice.",
     ),
     Acknowledgement(
+        "Serverless::Serverless-SNSRedrivePolicy",
+        "alerting.subscriptions",
+        "Email subscriptions: SNS hands the message to its mail system, and bounces or full mailboxes are not "
+        "reported back as delivery failures, so a redrive queue would stay empty. Deliveries SNS itself could "
+        "not make are counted in the topic's NumberOfNotificationsFailed metric.",
+    ),
+    Acknowledgement(
         "AwsSolutions::AwsSolutions-SQS3",
         "audit.dead_letter_queue",
         "This queue is the dead-letter queue: of the schedule's EventBridge target and the function's "
@@ -50,13 +56,15 @@ ACKNOWLEDGEMENTS = (
 )
 
 
-def _resolve(root: object, path: str) -> IConstruct:
+def _constructs(root: object, path: str) -> list[IConstruct]:
+    """The construct(s) an attribute path names; a list attribute (one per email) names each item."""
     target = root
     for name in path.split("."):
         target = getattr(target, name)
-    return target
+    return list(target) if isinstance(target, list) else [target]
 
 
-def acknowledge(stack: object, acknowledgements=ACKNOWLEDGEMENTS, resolve: Callable = _resolve) -> None:
-    for item in acknowledgements:
-        Validations.of(resolve(stack, item.construct)).acknowledge(Acknowledgment(id=item.rule, reason=item.reason))
+def acknowledge(stack: object) -> None:
+    for item in ACKNOWLEDGEMENTS:
+        for construct in _constructs(stack, item.construct):
+            Validations.of(construct).acknowledge(Acknowledgment(id=item.rule, reason=item.reason))

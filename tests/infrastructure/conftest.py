@@ -1,0 +1,59 @@
+"""Synthesis for the infrastructure tests: the real app builder, with cdk.json's context, into a temp dir.
+
+Synthesis is the slow part (seconds per template), so each test module builds the
+templates it needs once, in module-scoped fixtures, through the `synthesize` factory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from infra.application import build
+from infra.stack import AuditStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stack: AuditStack
+    template: Template
+    template_json: dict
+    outdir: Path
+
+    def resources(self, resource_type: str) -> dict[str, dict]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template_json["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def only(self, resource_type: str) -> dict:
+        (resource,) = self.resources(resource_type).values()
+        return resource
+
+    def validation_report(self) -> dict:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synthesize(tmp_path_factory) -> Callable[[Mapping[str, object]], Synthesized]:
+    """Synthesize the app as `cdk synth` would: cdk.json's context, overridden like `-c key=value`."""
+
+    def run(overrides: Mapping[str, object] = {}) -> Synthesized:  # noqa: B006 - read-only default
+        outdir = tmp_path_factory.mktemp("cdk.out")
+        app = App(context={**CDK_JSON_CONTEXT, **overrides}, outdir=str(outdir))
+        stack = build(app)
+        assembly = app.synth()
+        template_json = assembly.get_stack_by_name(stack.stack_name).template
+        return Synthesized(stack, Template.from_json(template_json), template_json, outdir)
+
+    return run

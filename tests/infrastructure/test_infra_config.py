@@ -1,0 +1,213 @@
+"""The stack's context: defaults, command-line strings, and one clear error per bad value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cert_audit.config import DEFAULT_FLAGGED_STATUSES, ConfigError
+from infra.config import DEFAULTS, load_stack_config
+from infra.heartbeat import heartbeat_window
+from infra.schedule import DAY, HOUR, MINUTE, parse_schedule
+
+CA_A = "a" * 64
+CA_B = "0123456789abcdef" * 4
+
+
+def test_defaults_audit_every_ca_daily_and_notify_on_findings():
+    # Given no context at all
+    # When it is loaded
+    config = load_stack_config({})
+
+    # Then the stack audits every CA once a day with the function's default statuses
+    assert config.all_cas and config.ca_certificate_ids == ()
+    assert config.alert_emails == ()
+    assert config.schedule.expression == "rate(1 day)"
+    assert config.flagged_statuses == tuple(sorted(DEFAULT_FLAGGED_STATUSES))
+    assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("findings", False, "ca")
+
+
+def test_cdk_json_writes_out_exactly_the_defaults(request):
+    # Given the context users read and edit in cdk.json
+    context = json.loads((request.config.rootpath / "cdk.json").read_text())["context"]
+
+    # When only our keys are compared (the rest are CDK feature flags and CLI settings)
+    ours = {key: value for key, value in context.items() if key in DEFAULTS}
+
+    # Then cdk.json states every default, and states it as the code does
+    assert set(ours) == set(DEFAULTS)
+    assert load_stack_config(ours) == load_stack_config({})
+    assert context["cli-telemetry"] is False
+
+
+def test_command_line_strings_give_lists_and_booleans():
+    # Given values as `-c key=value` delivers them: always strings, lists comma-separated
+    context = {
+        "caCertificateIds": f" {CA_A.upper()} ,{CA_B},{CA_A}",
+        "alertEmails": "ops@example.com, Sec@Example.org,ops@example.com",
+        "flaggedStatuses": "revoked,INACTIVE",
+        "notifyOn": "ALWAYS",
+        "alarmOnFindings": "true",
+        "metricsDetail": "totals",
+        "schedule": " cron(0 6 * * ? *) ",
+    }
+
+    # When they are loaded
+    config = load_stack_config(context)
+
+    # Then they are normalised (case, spaces, duplicates) into typed values
+    assert config.ca_certificate_ids == (CA_A, CA_B)
+    assert config.alert_emails == ("ops@example.com", "Sec@Example.org")
+    assert config.flagged_statuses == ("INACTIVE", "REVOKED")
+    assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("always", True, "totals")
+    assert config.schedule.expression == "cron(0 6 * * ? *)"
+
+
+def test_json_lists_from_cdk_json_are_accepted_like_strings():
+    # Given the same values as cdk.json lists and booleans
+    context = {"caCertificateIds": [CA_A, CA_B], "alertEmails": ["ops@example.com"], "alarmOnFindings": True}
+
+    # When loaded / Then they mean the same as the command-line form
+    assert load_stack_config(context) == load_stack_config(
+        {"caCertificateIds": f"{CA_A},{CA_B}", "alertEmails": "ops@example.com", "alarmOnFindings": "true"}
+    )
+
+
+@pytest.mark.parametrize("all_cas", ["*", "", " * ", ["*"]])
+def test_star_or_empty_means_every_ca(all_cas):
+    assert load_stack_config({"caCertificateIds": all_cas}).all_cas
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "caCertificateIds",
+            "abc123",
+            "caCertificateIds: 'abc123' is not a CA certificate ID; expected 64 hexadecimal",
+        ),
+        ("caCertificateIds", f"{CA_A};{CA_B}", "is not a CA certificate ID"),
+        ("caCertificateIds", 42, "caCertificateIds: 42 is not allowed; give a list of strings or one comma-separated"),
+        ("alertEmails", "ops@example.com;sec@example.com", "alertEmails: 'ops@example.com;sec@example.com' is not an"),
+        ("alertEmails", "ops.example.com", "alertEmails: 'ops.example.com' is not an email address"),
+        ("flaggedStatuses", "REVOKED,EXPIRED", "flaggedStatuses: unknown status EXPIRED; allowed: ACTIVE, INACTIVE"),
+        ("flaggedStatuses", ",", "flaggedStatuses: no status given"),
+        ("notifyOn", "never", "notifyOn: 'never' is not allowed; choose one of findings, always"),
+        ("alarmOnFindings", "yes", "alarmOnFindings: 'yes' is not allowed; choose true or false"),
+        ("metricsDetail", "per-ca", "metricsDetail: 'per-ca' is not allowed; choose one of ca, totals"),
+        ("runbookUrl", "wiki/runbook", "runbookUrl: 'wiki/runbook' is not allowed; give an https:// URL"),
+        ("schedule", "rate(5 minute)", "the unit must be plural when the value is not 1 (rate(5 minutes)); e.g. rate("),
+        ("schedule", "rate(1 days)", "the unit must be singular when the value is 1 (rate(1 day))"),
+        ("schedule", "rate(0 hours)", "the value must be a positive whole number"),
+        ("schedule", "rate(2 weeks)", "unknown unit 'weeks'; use minute(s), hour(s) or day(s)"),
+        ("schedule", "every day", "expected rate(value unit) or cron(6 fields); e.g. rate(1 minute)"),
+        (
+            "schedule",
+            "cron(0 6 * * *)",
+            "cron needs 6 fields (minutes hours day-of-month month day-of-week year), got 5",
+        ),
+        ("schedule", "cron(0 6 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("schedule", "cron(0 6 ? * ? *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("schedule", "cron(60 6 * * ? *)", "minutes value '60' is out of range 0-59; e.g. cron(0 6 * * ? *)"),
+        ("schedule", "cron(0 6 * * ? 1969)", "year value '1969' is out of range 1970-2199"),
+        ("schedule", "cron(0 ? * * ? *)", "'?' is only allowed in day-of-month and day-of-week, not in hours"),
+        ("schedule", "cron(0 6 ? * FRI-MON *)", "day-of-week range 'FRI-MON' runs backwards"),
+        ("schedule", "cron(0 6 1 * ? *)", "restricts day-of-month, month, year or uses L/#, so runs can be weeks"),
+        ("schedule", "rate(4 days)", "more than CloudWatch's 168-hour alarm window; use a schedule that runs at least"),
+    ],
+)
+def test_each_bad_value_names_key_value_and_what_is_allowed(key, value, expected):
+    # Given one bad context value
+    # When the context is loaded
+    with pytest.raises(ConfigError) as error:
+        load_stack_config({key: value})
+
+    # Then the one message says which key, which value, and what would be right
+    assert expected in str(error.value)
+    assert str(error.value).startswith("Invalid CDK context (cdk.json or -c key=value): ")
+
+
+def test_every_problem_is_reported_at_once():
+    # Given two bad values
+    # When loaded
+    with pytest.raises(ConfigError) as error:
+        load_stack_config({"notifyOn": "never", "schedule": "rate(5 minute)"})
+
+    # Then both are named, so one synth shows everything to fix
+    assert "notifyOn: 'never'" in str(error.value) and "schedule: 'rate(5 minute)'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("caCertificateId", "caCertificateIds"),
+        ("alertEmail", "alertEmails"),
+        ("cacertificateids", "caCertificateIds"),
+        ("shedule", "schedule"),
+        ("notifyon", "notifyOn"),
+        ("alarmOnFinding", "alarmOnFindings"),
+    ],
+)
+def test_a_key_that_looks_like_a_typo_of_ours_is_refused_with_a_suggestion(typo, meant):
+    # Given a misspelt key, whose value would otherwise be silently ignored
+    # When loaded
+    with pytest.raises(ConfigError) as error:
+        load_stack_config({typo: "x"})
+
+    # Then the message suggests the key that was meant
+    assert f"{typo}: unknown context key; did you mean {meant!r}?" in str(error.value)
+
+
+def test_cdk_feature_flags_and_cli_settings_are_not_mistaken_for_typos():
+    # Given context keys that are not ours but belong in cdk.json
+    context = {
+        "@aws-cdk/aws-lambda:recognizeLayerVersion": True,
+        "@aws-cdk/core:checkSecretUsage": True,
+        "cli-telemetry": False,
+        "aws:cdk:enable-path-metadata": True,
+    }
+
+    # When loaded / Then they pass
+    assert load_stack_config(context) == load_stack_config({})
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [
+        ("rate(1 minute)", MINUTE),
+        ("rate(5 minutes)", 5 * MINUTE),
+        ("rate(1 hour)", HOUR),
+        ("rate(12 hours)", 12 * HOUR),
+        ("rate(1 day)", DAY),
+        ("rate(3 days)", 3 * DAY),
+        ("cron(0 6 * * ? *)", DAY),  # daily at 06:00
+        ("cron(0/15 * * * ? *)", 15 * MINUTE),
+        ("cron(0 6,18 ? * * *)", 12 * HOUR),
+        ("cron(30 1 ? * MON-FRI *)", 3 * DAY),  # Friday to Monday
+        ("cron(0 9 ? * 2,4 *)", 5 * DAY),  # Monday and Wednesday: Wednesday to next Monday
+        ("cron(0 0-12/4 * * ? *)", 12 * HOUR),  # 00, 04, 08, 12: then 12 hours to midnight
+    ],
+)
+def test_schedule_gap_is_the_longest_time_between_two_runs(expression, gap):
+    assert parse_schedule(expression).longest_gap_seconds == gap
+
+
+@pytest.mark.parametrize(
+    ("gap", "period", "evaluations"),
+    [
+        (MINUTE, MINUTE, 18),  # 2 x 1 min + the 15-minute timeout, strictly exceeded
+        (5 * MINUTE, 5 * MINUTE, 6),
+        (HOUR, HOUR, 3),
+        (DAY, HOUR, 49),  # 2 days and 15 minutes of silence: 49 hours
+        (3 * DAY, HOUR, 145),
+    ],
+)
+def test_heartbeat_window_exceeds_twice_the_gap_plus_a_run(gap, period, evaluations):
+    # Given runs at most `gap` apart, each taking up to the 15-minute timeout
+    window = heartbeat_window(gap, 15 * MINUTE)
+
+    # Then the alarm waits longer than two missed runs, within CloudWatch's limits
+    assert (window.period_seconds, window.evaluation_periods) == (period, evaluations)
+    assert window.seconds > 2 * gap + 15 * MINUTE
+    assert window.seconds <= (DAY if window.period_seconds < HOUR else 7 * DAY)

@@ -1,0 +1,365 @@
+"""The template synthesized with cdk.json's defaults: every resource and the properties that matter."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cert_audit import observability
+from cert_audit.config import KNOWN_STATUSES
+from infra import constants
+
+TOPIC = "AlertingAlertTopicC513ED25"
+KEY = "AlertingTopicKey5E199376"
+DLQ = "AuditDeadLetterQueue5CD9B28D"
+LOG_GROUP = "AuditLogGroup4CD660E1"
+FUNCTION = "AuditFunctionD052CD6C"
+RULE = "AuditScheduleE3EE46A1"
+
+
+@pytest.fixture(scope="module")
+def synth(synthesize):
+    return synthesize()
+
+
+def _dashboard_body(synth) -> dict:
+    """The dashboard JSON, with CloudFormation references rendered as readable placeholders."""
+    parts = synth.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Join"][1]
+    return json.loads(
+        "".join(part if isinstance(part, str) else "<" + json.dumps(part).replace('"', "'") + ">" for part in parts)
+    )
+
+
+def _alarm(synth, metric_name: str) -> dict:
+    (alarm,) = [
+        resource["Properties"]
+        for resource in synth.resources("AWS::CloudWatch::Alarm").values()
+        if resource["Properties"]["MetricName"] == metric_name
+    ]
+    return alarm
+
+
+def test_stack_has_exactly_these_resources(synth):
+    # Then nothing is missing and nothing unexpected is created
+    counts: dict[str, int] = {}
+    for resource in synth.template_json["Resources"].values():
+        counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
+    assert counts == {
+        "AWS::KMS::Key": 1,
+        "AWS::SNS::Topic": 1,
+        "AWS::SNS::TopicPolicy": 1,
+        "AWS::Logs::LogGroup": 1,
+        "AWS::IAM::Role": 1,
+        "AWS::IAM::Policy": 1,
+        "AWS::SQS::Queue": 1,
+        "AWS::SQS::QueuePolicy": 1,
+        "AWS::Lambda::Function": 1,
+        "AWS::Lambda::EventInvokeConfig": 1,
+        "AWS::Lambda::Permission": 1,
+        "AWS::Events::Rule": 1,
+        "AWS::CloudWatch::Alarm": 4,  # scan errors, function errors, heartbeat, DLQ (findings is opt-in)
+        "AWS::CloudWatch::Dashboard": 1,
+    }
+
+
+def test_stateful_resources_keep_their_logical_ids(synth):
+    # A changed logical ID makes CloudFormation replace the resource: a new topic loses its
+    # confirmed subscriptions, a new key cannot decrypt, a new log group loses history.
+    resources = synth.template_json["Resources"]
+    assert resources[TOPIC]["Type"] == "AWS::SNS::Topic"
+    assert resources[KEY]["Type"] == "AWS::KMS::Key"
+    assert resources[DLQ]["Type"] == "AWS::SQS::Queue"
+    assert resources[LOG_GROUP]["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_function_runs_the_handler_on_the_newest_powertools_runtime(synth):
+    function = synth.template_json["Resources"][FUNCTION]["Properties"]
+    assert function["Handler"] == "cert_audit.handler.lambda_handler"
+    assert function["Runtime"] == "python3.14"
+    assert function["Architectures"] == ["arm64"]
+    assert function["MemorySize"] == 512
+    assert function["Timeout"] == 900
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["LoggingConfig"] == {"LogGroup": {"Ref": LOG_GROUP}}
+    assert function["Role"] == {"Fn::GetAtt": ["AuditRole362A2808", "Arn"]}
+
+
+def test_powertools_layer_is_resolved_from_its_public_ssm_parameter_at_deploy_time(synth):
+    # Given the function's one layer
+    (layer,) = synth.template_json["Resources"][FUNCTION]["Properties"]["Layers"]
+
+    # Then it is a CloudFormation parameter of SSM type whose default is the public path
+    parameter = synth.template_json["Parameters"][layer["Ref"]]
+    assert parameter == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
+    }
+
+
+def test_layer_version_is_the_powertools_version_the_tests_run_against(request):
+    requirements = (request.config.rootpath / "requirements.txt").read_text()
+    pinned = re.search(r"^aws-lambda-powertools(?:\[[^]]*\])?==([\d.]+)$", requirements, re.MULTILINE).group(1)
+    assert pinned == constants.POWERTOOLS_VERSION
+    assert constants.POWERTOOLS_LAYER_PARAMETER.endswith(f"/python3.14/{pinned}")
+
+
+def test_function_environment_follows_the_engine_contract(synth):
+    assert synth.template_json["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"] == {
+        "CA_CERTIFICATE_IDS": "*",
+        "ALERT_TOPIC_ARN": {"Ref": TOPIC},
+        "FLAGGED_STATUSES": "INACTIVE,REGISTER_INACTIVE,REVOKED",
+        "NOTIFY_ON": "findings",
+        "METRICS_DETAIL": "ca",
+        "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
+        "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def test_service_name_and_namespace_are_the_engines_defaults():
+    # The alarms read metrics under these names; they must be the ones the engine writes.
+    assert constants.SERVICE_NAME == observability.DEFAULT_SERVICE
+    assert constants.METRICS_NAMESPACE == observability.DEFAULT_NAMESPACE
+
+
+def test_asset_ships_the_package_without_caches_or_dev_only_modules(synth):
+    # Given the function's code asset in the cloud assembly
+    (asset,) = [path for path in synth.outdir.iterdir() if path.name.startswith("asset.") and path.is_dir()]
+    shipped = {str(path.relative_to(asset)) for path in asset.rglob("*")}
+
+    # Then the handler is there, and nothing that imports moto or was built locally
+    assert "cert_audit/handler.py" in shipped
+    assert not {"cert_audit/emulator.py", "cert_audit/demo.py", "requirements.txt"} & shipped
+    assert not [path for path in shipped if "__pycache__" in path or path.endswith(".pyc") or "egg-info" in path]
+
+
+def test_schedule_invokes_the_function_daily_with_retries_and_a_dead_letter_queue(synth):
+    rule = synth.template_json["Resources"][RULE]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [DLQ, "Arn"]}}
+    assert "Input" not in target  # the scheduled event audits the configured CAs
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [FUNCTION, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [RULE, "Arn"]},
+        },
+    )
+
+
+def test_failed_async_invocations_go_to_the_same_dead_letter_queue(synth):
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": FUNCTION},
+            "MaximumRetryAttempts": 1,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [DLQ, "Arn"]}}},
+        },
+    )
+
+
+def test_dead_letter_queue_is_encrypted_requires_tls_and_admits_only_the_rule(synth):
+    queue = synth.template_json["Resources"][DLQ]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    statements = synth.only("AWS::SQS::QueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert {
+        "Action": "sqs:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": {"Fn::GetAtt": [DLQ, "Arn"]},
+    } in statements
+    (allow,) = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [RULE, "Arn"]}}}
+
+
+def test_log_group_has_retention_and_outlives_the_stack(synth):
+    log_group = synth.template_json["Resources"][LOG_GROUP]
+    assert log_group["Properties"]["RetentionInDays"] == 90
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_topic_is_encrypted_with_a_rotated_customer_key_cloudwatch_may_use(synth):
+    # Given the key
+    key = synth.template_json["Resources"][KEY]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+    # Then CloudWatch alarms may encrypt messages for the topic with it
+    assert {
+        "Sid": "AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Resource": "*",
+    } in key["Properties"]["KeyPolicy"]["Statement"]
+
+    # And the topic uses that key
+    assert synth.template_json["Resources"][TOPIC]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [KEY, "Arn"]}
+
+
+def test_topic_requires_tls_and_admits_only_this_accounts_alarms(synth):
+    statements = synth.only("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Action"] == "sns:Publish"
+    (allow,) = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": TOPIC}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "ArnLike" in allow["Condition"]
+
+
+def test_no_email_subscription_without_alert_emails(synth):
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_role_has_exactly_the_least_privilege_statements(synth):
+    # Given the role's only policy (and no managed policy)
+    role = synth.template_json["Resources"]["AuditRole362A2808"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+
+    # Then these statements, and only these, are granted
+    assert statements == [
+        {
+            # "*": neither action accepts a resource-level permission (Service Authorization Reference)
+            "Sid": "ListDeviceCertificatesOfCAs",
+            "Action": ["iot:ListCACertificates", "iot:ListCertificatesByCA"],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [LOG_GROUP, "Arn"]},
+        },
+        {"Sid": "PublishTheReport", "Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": TOPIC}},
+        {
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [KEY, "Arn"]},
+        },
+        {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Effect": "Allow", "Resource": "*"},
+        {
+            "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [DLQ, "Arn"]},
+        },
+    ]
+    actions = [
+        action
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    ]
+    assert not [action for action in actions if "*" in action]
+
+
+@pytest.mark.parametrize("metric_name", ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible"])
+def test_failure_alarms_fire_on_anything_above_zero_and_notify_the_topic(synth, metric_name):
+    alarm = _alarm(synth, metric_name)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["Period"] == 300
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}]
+
+
+def test_alarms_read_the_right_metrics(synth):
+    assert _alarm(synth, "ScanErrors")["Namespace"] == "IoTCertificateAudit"
+    assert _alarm(synth, "ScanErrors")["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
+    assert _alarm(synth, "ScanErrors")["Statistic"] == "Sum"
+    assert _alarm(synth, "Errors")["Namespace"] == "AWS/Lambda"
+    assert _alarm(synth, "Errors")["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
+    dlq = _alarm(synth, "ApproximateNumberOfMessagesVisible")
+    assert dlq["Namespace"] == "AWS/SQS"
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}]
+
+
+def test_heartbeat_alarm_breaches_when_no_run_completes_for_two_days(synth):
+    # Given a daily schedule, each run taking up to 15 minutes
+    alarm = _alarm(synth, "AuditRuns")
+
+    # Then silence for 49 hours (more than 2 x 24 h + 15 min) raises the alarm
+    assert alarm["Namespace"] == "IoTCertificateAudit"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 3600, 49)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}]
+
+
+def test_findings_alarm_is_off_by_default(synth):
+    assert not [
+        alarm
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "Findings"
+    ]
+
+
+def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_latest_scans(synth):
+    # Given the dashboard's widgets
+    widgets = _dashboard_body(synth)["widgets"]
+    by_title = {widget["properties"].get("title"): widget for widget in widgets}
+    text = " ".join(json.dumps(widget) for widget in widgets)
+
+    # Then a text widget explains the audit and points to the runbook
+    (explanation,) = [widget for widget in widgets if widget["type"] == "text"]
+    assert "REVOKED" in explanation["properties"]["markdown"]
+    assert "#runbook" in explanation["properties"]["markdown"]
+
+    # And findings and certificates are shown per CA (SEARCH) and in total
+    assert "SEARCH('{IoTCertificateAudit,CaCertificateId} MetricName=\\\"Findings\\\"', 'Maximum', 86400)" in text
+    assert "SEARCH('{IoTCertificateAudit,CaCertificateId,Status} MetricName=\\\"Certificates\\\"'" in text
+    by_status = json.dumps(by_title["Certificates by status, all CAs"])
+    assert all(f'Status=\\"{status}\\"' in by_status for status in KNOWN_STATUSES)
+    for title in (
+        "Findings (flagged certificates) by CA",
+        "Certificates by CA and status",
+        "Certificates scanned per run",
+        "Scan errors (CAs that could not be scanned)",
+        "Run duration",
+        "Completed runs",
+    ):
+        assert title in by_title
+
+    # And every alarm's state is on it
+    (alarms,) = [widget for widget in widgets if widget["type"] == "alarm"]
+    assert len(alarms["properties"]["alarms"]) == 4
+
+    # And the latest "CA scanned" line of each CA, from the function's log group
+    (logs,) = [widget for widget in widgets if widget["type"] == "log"]
+    query = logs["properties"]["query"]
+    assert LOG_GROUP in query
+    assert 'filter message = "CA scanned"' in query and "dedup caCertificateId" in query
+
+
+def test_outputs_give_the_topic_the_function_and_the_dashboard_url(synth):
+    outputs = synth.template_json["Outputs"]
+    assert outputs["AlertTopicArn"]["Value"] == {"Ref": TOPIC}
+    assert outputs["FunctionName"]["Value"] == {"Ref": FUNCTION}
+    url = json.dumps(outputs["DashboardUrl"]["Value"])
+    assert "console.aws.amazon.com/cloudwatch/home?region=" in url
+    assert "#dashboards:name=" in url and "MonitoringDashboard0C3675C6" in url
+
+
+def test_template_parameters_are_only_the_layer_and_bootstrap_version(synth):
+    # No other synth-time lookup or user parameter sneaks in
+    assert len(synth.template_json["Parameters"]) == 2
+    synth.template.has_parameter("BootstrapVersion", {"Type": "AWS::SSM::Parameter::Value<String>"})
+    synth.template.has_parameter("*", {"Default": Match.string_like_regexp("^/aws/service/powertools/")})

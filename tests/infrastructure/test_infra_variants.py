@@ -1,0 +1,120 @@
+"""The template for a configured deployment (`-c` strings), and bad context stopping synth early."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App
+
+from cert_audit.config import ConfigError
+from infra.application import build
+
+CA_A = "a" * 64
+CA_B = "0123456789abcdef" * 4
+TOPIC = "AlertingAlertTopicC513ED25"
+
+# As `cdk deploy -c key=value` hands them over: strings, lists comma-separated.
+COMMAND_LINE = {
+    "caCertificateIds": f"{CA_A.upper()}, {CA_B}",
+    "alertEmails": "ops@example.com,sec@example.org",
+    "schedule": "cron(0/30 * * * ? *)",
+    "flaggedStatuses": "revoked",
+    "notifyOn": "always",
+    "alarmOnFindings": "true",
+    "metricsDetail": "totals",
+    "runbookUrl": "https://wiki.example.com/iot-audit#runbook",
+}
+
+
+@pytest.fixture(scope="module")
+def synth(synthesize):
+    return synthesize(COMMAND_LINE)
+
+
+def _widgets(synth) -> list[dict]:
+    parts = synth.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Join"][1]
+    return json.loads("".join(part if isinstance(part, str) else "<reference>" for part in parts))["widgets"]
+
+
+def test_function_environment_carries_the_configured_cas_statuses_and_choices(synth):
+    variables = synth.only("AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    assert variables["CA_CERTIFICATE_IDS"] == f"{CA_A},{CA_B}"
+    assert variables["FLAGGED_STATUSES"] == "REVOKED"
+    assert variables["NOTIFY_ON"] == "always"
+    assert variables["METRICS_DETAIL"] == "totals"
+
+
+def test_listing_the_cas_is_not_granted_when_the_cas_are_named(synth):
+    statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    (iot,) = [statement for statement in statements if statement.get("Sid") == "ListDeviceCertificatesOfCAs"]
+    assert iot == {
+        "Sid": "ListDeviceCertificatesOfCAs",
+        "Action": "iot:ListCertificatesByCA",
+        "Effect": "Allow",
+        "Resource": "*",
+    }
+
+
+def test_one_email_subscription_per_address(synth):
+    subscriptions = sorted(
+        (
+            resource["Properties"]["Endpoint"],
+            resource["Properties"]["Protocol"],
+            json.dumps(resource["Properties"]["TopicArn"]),
+        )
+        for resource in synth.resources("AWS::SNS::Subscription").values()
+    )
+    topic = json.dumps({"Ref": TOPIC})
+    assert subscriptions == [("ops@example.com", "email", topic), ("sec@example.org", "email", topic)]
+
+
+def test_cron_schedule_is_used_and_sets_the_heartbeat_window(synth):
+    # Given runs every 30 minutes
+    assert synth.only("AWS::Events::Rule")["Properties"]["ScheduleExpression"] == "cron(0/30 * * * ? *)"
+    (heartbeat,) = [
+        alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "AuditRuns"
+    ]
+
+    # Then 90 minutes without a completed run (> 2 x 30 min + the 15-minute timeout) alarms
+    assert (heartbeat["Period"], heartbeat["EvaluationPeriods"]) == (1800, 3)
+
+
+def test_findings_alarm_when_asked_for(synth):
+    (findings,) = [
+        alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "Findings"
+    ]
+    assert findings["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
+    assert (findings["ComparisonOperator"], findings["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert findings["TreatMissingData"] == "notBreaching"
+    assert findings["AlarmActions"] == [{"Ref": TOPIC}]
+    (alarms,) = [widget for widget in _widgets(synth) if widget["type"] == "alarm"]
+    assert len(alarms["properties"]["alarms"]) == 5
+
+
+def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(synth):
+    # Given METRICS_DETAIL=totals: the engine emits no per-CA metric
+    widgets = _widgets(synth)
+
+    # Then no graph searches per-CA metrics that would stay empty
+    assert "CaCertificateId" not in json.dumps([widget for widget in widgets if widget["type"] == "metric"])
+
+    # And the explanation links the runbook URL that was given
+    (text,) = [widget for widget in widgets if widget["type"] == "text"]
+    assert "[Runbook](https://wiki.example.com/iot-audit#runbook)" in text["properties"]["markdown"]
+
+
+def test_bad_context_stops_before_any_construct_is_built():
+    # Given an app whose context has a schedule EventBridge would reject
+    app = App(context={"schedule": "rate(5 minute)"})
+
+    # When the stack is built
+    with pytest.raises(ConfigError, match=r"schedule: 'rate\(5 minute\)' is not a valid EventBridge"):
+        build(app)
+
+    # Then nothing was added to the app
+    assert app.node.children == []
