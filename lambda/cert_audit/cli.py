@@ -35,7 +35,7 @@ from cert_audit.config import (
     parse_ca_ids,
     parse_statuses,
 )
-from cert_audit.findings import finding_for
+from cert_audit.findings import CERTIFICATE_STATUS, finding_for
 from cert_audit.message import build_message, fit_report, subject
 from cert_audit.observability import logger
 from cert_audit.scan import CaScan
@@ -46,7 +46,7 @@ FAIL_ON_CHOICES = ("findings", "errors", "never")
 FORMATS = ("table", "json", "csv")
 # The table is for a person at a terminal; all findings are in --format csv or json.
 TABLE_FINDINGS_MAX = 50
-# The CSV columns are the engine's finding fields, in its order, whatever they become.
+# The CSV's first columns are the engine's finding fields, in its order, whatever they become.
 FINDING_FIELDS = tuple(finding_for({"status": "ACTIVE"}, "", frozenset({"ACTIVE"})))
 # The reachability check and the account lookup answer at once or not at all: botocore's
 # retries would turn an unreachable endpoint into a minute of silence.
@@ -322,7 +322,7 @@ def exit_code(report: dict, fail_on: str) -> int:
     summary = report["summary"]
     if fail_on == "never":
         return EXIT_CLEAN
-    if summary["casFailed"]:
+    if summary["casFailed"] or summary["errors"]:  # a CA not fully audited, or a run-level problem
         return EXIT_ERRORS
     if fail_on == "findings" and summary["findings"]:
         return EXIT_FINDINGS
@@ -405,22 +405,31 @@ def as_table(report: dict) -> str:
     statuses.append(["All", summary["certificatesScanned"]])
     lines += text_table(["Status", "Certificates"], statuses, {1})
     failed = [ca for ca in report["cas"] if ca["error"]]
-    if failed:
-        lines += ["", "Scan errors (these CAs were not fully audited)"]
+    run_errors = report["errors"]
+    if failed or run_errors:
+        lines += ["", "Scan errors (not everything was audited as asked)"]
         lines += [f"- CA {ca['caCertificateId']}: {describe(ca)}" for ca in failed]
+        lines += [f"- {error['source']}: {error['code']}: {error['message']}" for error in run_errors]
     findings = report["findings"]
     if findings:
         lines += ["", f"Findings (worst first): {len(findings):,}"]
         rows = [
-            [f["severity"], f["status"], f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
+            [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
             for f in findings[:TABLE_FINDINGS_MAX]
         ]
-        lines += text_table(["Severity", "Status", "Certificate ID", "CA", "Created"], rows)
+        lines += text_table(["Severity", "Finding", "Certificate ID", "CA", "Created"], rows)
         if len(findings) > TABLE_FINDINGS_MAX:
             lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
     elif not failed:
         lines += ["", "No findings: every certificate has a status that is not flagged."]
+    if summary["suppressedFindings"]:
+        lines.append(f"{summary['suppressedFindings']:,} suppressed findings are listed in --format json.")
     return "\n".join(lines) + "\n"
+
+
+def finding_name(finding: dict) -> str:
+    """A status finding by its status (REVOKED...), any other by its type (CA_CERTIFICATE_EXPIRING...)."""
+    return finding["status"] if finding["type"] == CERTIFICATE_STATUS else finding["type"]
 
 
 def as_json(report: dict) -> str:
@@ -428,8 +437,10 @@ def as_json(report: dict) -> str:
 
 
 def as_csv(report: dict) -> str:
+    # Some finding types add fields of their own (a CA's notAfter, a certificate's age): columns too.
+    extra = {key: None for finding in report["findings"] for key in finding if key not in FINDING_FIELDS}
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*FINDING_FIELDS, *extra], lineterminator="\n")
     writer.writeheader()
     writer.writerows(report["findings"])
     return buffer.getvalue()

@@ -1,0 +1,446 @@
+"""`cert-audit scan` against moto: formats, exit codes, publishing, progress, Ctrl-C, bad usage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from cert_audit import cli, scan
+from cert_audit.audit import run_audit
+from cert_audit.aws import make_clients
+from cert_audit.config import load_config
+from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
+from cert_audit.message import subject
+from tests.cli.conftest import ACCOUNT, REGION
+
+FLEET_A = ["ACTIVE"] * 500 + ["REVOKED"] * 4 + ["INACTIVE"] * 2 + ["REGISTER_INACTIVE"] * 1
+FLEET_B = ["ACTIVE"] * 120 + ["PENDING_TRANSFER"] * 3 + ["INACTIVE"] * 1
+CLEAN = ["ACTIVE"] * 30
+# Fields that differ between two runs of the same audit.
+PER_RUN = {"auditId", "startedAt", "finishedAt"}
+
+
+@pytest.fixture
+def two_cas(backend):
+    ca_a, ca_b = seed_ca(backend, "a"), seed_ca(backend, "b")
+    seed_certificates(backend, ca_a, FLEET_A, mode="SNI_ONLY")
+    seed_certificates(backend, ca_b, FLEET_B)
+    return ca_a, ca_b
+
+
+def engine_report(**kwargs) -> dict:
+    iot, _ = make_clients(boto3.Session(region_name=REGION))
+    return run_audit(iot, load_config({}, require_topic=False), account_id=ACCOUNT, **kwargs)
+
+
+def comparable(report: dict) -> dict:
+    """The report without what changes from run to run (IDs, times, durations)."""
+    cas = [{k: v for k, v in ca.items() if k != "durationMs"} for ca in report["cas"]]
+    return {**{k: v for k, v in report.items() if k not in PER_RUN}, "cas": cas}
+
+
+# Formats
+
+
+def test_json_is_the_engine_report(two_cas, run):
+    # Given two CAs, discovered (no --ca)
+    # When the CLI writes JSON
+    code, out, err = run("--format", "json", "--fail-on", "never")
+
+    # Then stdout is exactly the engine's report for the same audit, with the account from STS
+    assert (code, err) == (0, "")
+    report = json.loads(out)  # also proves no log line leaked onto stdout
+    assert comparable(report) == comparable(engine_report())
+    assert report["accountId"] == ACCOUNT and report["region"] == REGION
+    assert report["summary"]["certificatesScanned"] == len(FLEET_A) + len(FLEET_B)
+    assert report["summary"]["findings"] == 4 + 2 + 1 + 1
+    assert sorted(ca["caCertificateId"] for ca in report["cas"]) == sorted(two_cas)
+
+
+def test_csv_has_one_row_per_finding(two_cas, run):
+    # Given two CAs with findings
+    # When the CLI writes CSV
+    code, out, _ = run("--format", "csv", "--fail-on", "never")
+
+    # Then the header is the finding fields and each row one finding, worst first as in the report
+    rows = list(csv.DictReader(io.StringIO(out)))
+    expected = engine_report()["findings"]
+    assert code == 0
+    assert out.splitlines()[0].split(",") == list(expected[0])
+    assert rows == [{k: "" if v is None else str(v) for k, v in finding.items()} for finding in expected]
+    assert [row["status"] for row in rows] == ["INACTIVE"] * 3 + ["REGISTER_INACTIVE"] + ["REVOKED"] * 4
+    assert {row["certificateMode"] for row in rows if row["caCertificateId"] == two_cas[0]} == {"SNI_ONLY"}
+
+
+def test_csv_gives_fields_of_other_finding_types_their_own_columns(backend, run):
+    # Given a CA that expires in 30 days (a CA_CERTIFICATE_EXPIRING finding, with notAfter and daysToExpiry)
+    ca = seed_ca(backend, "expiring", not_after=datetime.now(UTC) + timedelta(days=30, hours=1))
+    seed_certificates(backend, ca, ["ACTIVE", "REVOKED"])
+
+    # When the CLI writes CSV
+    _, out, _ = run("--format", "csv")
+
+    # Then the extra fields are columns after the common ones, empty where a finding lacks them
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert out.splitlines()[0].split(",") == [*cli.FINDING_FIELDS, "notAfter", "daysToExpiry"]
+    expiring = next(row for row in rows if row["type"] == "CA_CERTIFICATE_EXPIRING")
+    revoked = next(row for row in rows if row["status"] == "REVOKED")
+    assert expiring["daysToExpiry"] == "30" and expiring["certificateId"] == ca
+    assert (revoked["notAfter"], revoked["daysToExpiry"]) == ("", "")
+
+
+def test_table_shows_the_counts(two_cas, run):
+    # Given two CAs
+    ca_a, ca_b = two_cas
+
+    # When the CLI prints its default table
+    code, out, err = run("--fail-on", "never")
+
+    # Then it has the subject line, a row per CA, counts by status and the findings
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    report = engine_report()
+    assert lines[0] == subject(report) == "IoT certificate audit: 8 findings in 2 of 2 CAs (us-east-1)"
+    assert f"Account {ACCOUNT}, region {REGION}" in lines[1]
+    row_a = next(line for line in lines if line.startswith(ca_a)).split()
+    assert row_a == [ca_a, "scanned", f"{len(FLEET_A):,}", "3", "7"]  # certificates, pages, findings
+    assert next(line for line in lines if line.startswith("ACTIVE")).split() == ["ACTIVE", "620"]
+    assert next(line for line in lines if line.startswith("All ")).split() == ["All", f"{len(FLEET_A + FLEET_B):,}"]
+    assert "Findings (worst first): 8" in out
+    assert sum(1 for line in lines if line.startswith(("HIGH ", "MEDIUM ", "LOW "))) == 8
+
+
+def test_table_lists_at_most_50_findings_and_says_where_the_rest_are(backend, run):
+    # Given more findings than a terminal table should hold
+    ca = seed_ca(backend, "many")
+    seed_certificates(backend, ca, ["REVOKED"] * (cli.TABLE_FINDINGS_MAX + 7))
+
+    # When the CLI prints its table
+    _, out, _ = run("--fail-on", "never")
+
+    # Then it lists the worst 50 and points to the formats that hold all of them
+    assert sum(1 for line in out.splitlines() if line.startswith("LOW ")) == cli.TABLE_FINDINGS_MAX
+    assert "... and 7 more: use --format csv or json for all" in out
+
+
+def test_flag_and_ca_options_choose_what_is_audited(two_cas, run):
+    # Given two CAs; only the second asked for, PENDING_TRANSFER flagged too (lower case, comma list)
+    # When the CLI runs
+    _, out, _ = run("--ca", two_cas[1].upper(), "--flag", "pending_transfer,INACTIVE", "--format", "json")
+
+    # Then only that CA was audited, and both statuses are findings
+    report = json.loads(out)
+    assert [ca["caCertificateId"] for ca in report["cas"]] == [two_cas[1]]
+    assert sorted({f["status"] for f in report["findings"]}) == ["INACTIVE", "PENDING_TRANSFER"]
+    assert report["summary"]["findings"] == 3 + 1
+
+
+def test_output_writes_the_file_and_leaves_stdout_empty(two_cas, run, tmp_path):
+    # Given an output file
+    target = tmp_path / "audit.json"
+
+    # When the CLI writes JSON there
+    code, out, err = run("--format", "json", "--output", str(target))
+
+    # Then the report is in the file and nothing on stdout or stderr
+    assert (code, out, err) == (1, "", "")
+    assert json.loads(target.read_text())["summary"]["findings"] == 8
+
+
+# Exit codes
+
+OUTCOMES = {
+    "clean": {"fleets": [CLEAN], "fail": False},
+    "findings": {"fleets": [FLEET_B], "fail": False},
+    "errors": {"fleets": [FLEET_A, CLEAN], "fail": True},  # the failing CA hides its findings; the other has none
+    "errors and findings": {"fleets": [FLEET_A, FLEET_B], "fail": True},
+}
+EXPECTED_EXIT = {
+    ("clean", "findings"): 0,
+    ("clean", "errors"): 0,
+    ("clean", "never"): 0,
+    ("findings", "findings"): 1,
+    ("findings", "errors"): 0,
+    ("findings", "never"): 0,
+    ("errors", "findings"): 2,
+    ("errors", "errors"): 2,
+    ("errors", "never"): 0,
+    ("errors and findings", "findings"): 2,  # scan errors win over findings
+    ("errors and findings", "errors"): 2,
+    ("errors and findings", "never"): 0,
+}
+
+
+@pytest.mark.parametrize("outcome, fail_on", sorted(EXPECTED_EXIT))
+def test_exit_code(backend, failing_cas, run, outcome, fail_on):
+    # Given a fleet with that outcome (the first CA fails where the outcome has errors)
+    cas = []
+    for number, fleet in enumerate(OUTCOMES[outcome]["fleets"]):
+        cas.append(seed_ca(backend, f"ca-{number}"))
+        seed_certificates(backend, cas[-1], fleet)
+    if OUTCOMES[outcome]["fail"]:
+        failing_cas.add(cas[0])
+
+    # When the CLI runs with that --fail-on
+    code, out, err = run("--fail-on", fail_on, "--format", "json")
+
+    # Then the exit code is the documented one, and the report says why
+    report = json.loads(out)
+    assert code == EXPECTED_EXIT[(outcome, fail_on)]
+    assert bool(report["summary"]["casFailed"]) == OUTCOMES[outcome]["fail"]
+    if OUTCOMES[outcome]["fail"]:
+        assert f"CA {cas[0]} not fully audited: UnauthorizedException" in err
+
+
+def test_failed_ca_is_in_the_table_not_on_stderr(backend, failing_cas, run):
+    # Given one CA that fails
+    ca = seed_ca(backend, "denied")
+    seed_certificates(backend, ca, CLEAN)
+    failing_cas.add(ca)
+
+    # When the CLI prints its table
+    code, out, err = run()
+
+    # Then the table carries the error (stderr stays clean) and the exit code is 2
+    assert (code, err) == (2, "")
+    assert f"{ca}  FAILED (UnauthorizedException)" in out
+    assert f"- CA {ca}: UnauthorizedException: Injected UnauthorizedException" in out
+
+
+def test_help_documents_exit_codes_and_fail_on(capsys):
+    # When the user asks for help, then it exits 0 and states every exit code and --fail-on value
+    assert cli.main(["scan", "--help"]) == 0
+    text = capsys.readouterr().out
+    for expected in ("exit codes:", "  0 ", "  1 ", "  2 ", "  130 ", "  findings ", "  errors ", "  never "):
+        assert expected in text
+    assert "cert-audit scan --fail-on findings" in text
+
+
+# Publishing
+
+
+def test_publish_sends_the_functions_message(two_cas, alerts, run):
+    # Given the alert topic with a queue subscribed
+    # When the CLI publishes
+    code, out, _ = run("--format", "json", "--publish", alerts.topic_arn)
+
+    # Then the topic got the function's message: the report as JSON, the email text, the attributes
+    report = json.loads(out)
+    [published] = alerts.published()
+    assert code == 1
+    assert published["Subject"] == subject(report)
+    assert json.loads(published["Message"]["default"]) == report
+    assert f"Account {ACCOUNT}, region {REGION}, audit {report['auditId']}." in published["Message"]["email"]
+    assert published["MessageAttributes"]["findings"]["Value"] == "8"
+    [envelope] = alerts.received()
+    assert json.loads(envelope["Message"])["auditId"] == report["auditId"]
+
+
+def test_publish_to_a_missing_topic_is_a_one_line_error(two_cas, run):
+    # Given a topic that does not exist
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:nobody-made-me"
+
+    # When the CLI publishes, then the report is still printed and the failure is one line, exit 2
+    code, out, err = run("--format", "json", "--publish", topic)
+    assert code == 2
+    assert json.loads(out)["summary"]["findings"] == 8
+    assert err.startswith(f"cert-audit: error: could not publish to {topic} (") and err.count("\n") == 1
+
+
+# Progress
+
+
+def test_progress_on_stderr_when_it_is_a_terminal(two_cas, run, monkeypatch):
+    # Given stderr is a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+    # When the CLI scans
+    _, out, err = run("--format", "json")
+
+    # Then stderr shows the CA, its certificates so far and the rate, then a closing line
+    assert json.loads(out)  # stdout holds only the report
+    pages = re.findall(r"\r\033\[KCA ([0-9a-f]{12}): ([\d,]+) certificates \| ([\d,]+) in [12] CAs, ([\d,]+)/s", err)
+    assert pages, err
+    for ca_prefix, so_far, total, _rate in pages:
+        fleet = FLEET_A if two_cas[0].startswith(ca_prefix) else FLEET_B
+        assert 0 < int(so_far.replace(",", "")) <= min(len(fleet), int(total.replace(",", "")))
+    assert re.search(
+        rf"\r\033\[KScanned {len(FLEET_A + FLEET_B):,} certificates of 2 CAs in [\d.]+ s \([\d,]+/s\)\n$", err
+    )
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(two_cas, run, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    _, _, err = run("--format", "json")
+    assert err == ""
+
+
+def test_progress_line_shows_rate_and_totals():
+    # Given a progress line and a clock that advances 2 s per page
+    stream = io.StringIO()
+    ticks = iter([0.0, 2.0, 4.0, 6.0])
+    progress = cli.Progress(stream, clock=lambda: next(ticks))
+    ca_a, ca_b = scan.CaScan("a" * 64, certificates_scanned=250), scan.CaScan("b" * 64, certificates_scanned=250)
+
+    # When two CAs report a page each, and the first a second page
+    progress.on_page(ca_a)
+    progress.on_page(ca_b)
+    ca_a.certificates_scanned = 500
+
+    # Then each line names the page's CA, its count, the total and the rate so far
+    assert stream.getvalue().split("\r\033[K")[1:] == [
+        "CA aaaaaaaaaaaa: 250 certificates | 250 in 1 CAs, 125/s",
+        "CA bbbbbbbbbbbb: 250 certificates | 500 in 2 CAs, 125/s",
+    ]
+
+
+# Ctrl-C
+
+
+def test_ctrl_c_reports_what_was_scanned_as_partial(backend, alerts, run, monkeypatch):
+    # Given two CAs of three pages each, and both scans held after their first page
+    cas = [seed_ca(backend, name) for name in ("a", "b")]
+    for ca in cas:
+        seed_certificates(backend, ca, ["REVOKED"] * 600)
+    first_pages = threading.Semaphore(0)
+    resume = threading.Event()
+    real_make_clients = cli.make_clients
+
+    def make_clients(session=None, endpoint_url=None):
+        iot, sns = real_make_clients(session, endpoint_url)
+
+        def hold(**_):
+            first_pages.release()
+            resume.wait(timeout=30)
+
+        iot.meta.events.register("after-call.iot.ListCertificatesByCA", hold)
+        return iot, sns
+
+    # and Ctrl-C landing in the main thread while it waits for the scans, as a real one does
+    real_wait = scan.wait
+    interrupts = [KeyboardInterrupt()]
+
+    def wait(futures, *args, **kwargs):
+        if interrupts:
+            for _ in cas:
+                assert first_pages.acquire(timeout=30)
+            raise interrupts.pop()
+        resume.set()
+        return real_wait(futures, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "make_clients", make_clients)
+    monkeypatch.setattr(scan, "wait", wait)
+
+    # When the CLI runs (and would publish)
+    code, out, err = run("--format", "json", "--publish", alerts.topic_arn)
+
+    # Then each CA finished its page, stopped, and is reported as incomplete; nothing was published
+    report = json.loads(out)
+    assert code == cli.EXIT_INTERRUPTED
+    assert interrupts == []
+    for ca in report["cas"]:
+        assert (ca["certificatesScanned"], ca["pages"]) == (250, 1)
+        assert ca["error"]["code"] == "ScanIncomplete"
+        assert "interrupted by the user" in ca["error"]["message"]
+    assert report["summary"]["findings"] == 500
+    assert "interrupted: the report above is partial" in err
+    assert alerts.published() == []
+
+
+# Bad usage
+
+CA_ID = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--ca", "abc123"], "--ca: 'abc123' is not a CA certificate ID; expected 64 hexadecimal characters"),
+        (["--flag", "EXPIRED"], "--flag: unknown status EXPIRED; allowed: ACTIVE, INACTIVE"),
+        (["--publish", "alerts"], "--publish: 'alerts' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+        (["--output", "/no/such/folder/a.json"], "--output: folder '/no/such/folder' does not exist"),
+        (
+            ["--endpoint-url", "http://127.0.0.1:9"],
+            "cannot reach AWS IoT at http://127.0.0.1:9 (EndpointConnectionError)",
+        ),
+        (["--profile", "nobody"], "AWS profile 'nobody' is not configured: pass an existing one with --profile"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(run, tmp_path, monkeypatch, argv, expected):
+    # Given an empty AWS configuration (no profiles)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+
+    # When the CLI runs with the bad option, then one line says what is wrong and what to do
+    code, out, err = run(*argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("cert-audit: error: " + expected)
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_every_bad_option_is_named_at_once(run):
+    code, _, err = run("--ca", CA_ID, "--ca", "xyz", "--flag", "REVOKED,GONE")
+    assert code == 2
+    assert "--ca: 'xyz'" in err and "--flag: unknown status GONE" in err
+
+
+def test_missing_credentials(run, tmp_path, monkeypatch):
+    # Given no credentials anywhere in the chain (and no instance metadata to ask)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    # When the CLI runs, then it says how to provide credentials
+    code, _, err = run()
+    assert code == 2
+    assert err == f"cert-audit: error: {cli.NO_CREDENTIALS}\n"
+
+
+def test_rejected_credentials(aws, run, monkeypatch):
+    # Given credentials AWS does not recognise: IoT answers the CLI's first call with that error
+    real_client = boto3.Session.client
+
+    def client(session, service, *args, **kwargs):
+        made = real_client(session, service, *args, **kwargs)
+        if service == "iot":
+            inject_faults(made, "ListCACertificates", lambda request: "UnrecognizedClientException")
+        return made
+
+    monkeypatch.setattr(boto3.Session, "client", client)
+
+    # When the CLI runs, then it says the credentials were refused and what to do
+    code, _, err = run()
+    assert code == 2
+    assert err.startswith("cert-audit: error: AWS rejected the credentials (UnrecognizedClientException: ")
+    assert err.rstrip().endswith("refresh them (e.g. `aws sso login`) or pass another --profile")
+
+
+def test_argparse_errors_exit_2(capsys):
+    assert cli.main(["scan", "--format", "xml"]) == 2
+    assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_module_entry_point_gives_one_line_and_no_traceback():
+    # When `python -m cert_audit` gets a bad CA ID (a real process: nothing may escape as a traceback)
+    result = subprocess.run(
+        [sys.executable, "-m", "cert_audit", "scan", "--region", REGION, "--ca", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then it exits 2 with one line on stderr
+    assert result.returncode == 2
+    assert result.stderr.startswith("cert-audit: error: --ca: 'nope' is not a CA certificate ID")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
