@@ -56,9 +56,9 @@ def load_suppressions(config: AuditConfig) -> tuple[list[Suppression], list[dict
     except (SuppressionError, ValueError) as problem:
         error = {"code": "InvalidSuppressions", "message": str(problem)}
     except Exception as problem:  # noqa: BLE001 - unreadable parameter: same outcome, other code
-        error = error_of(getattr(problem, "__cause__", None) or problem)
+        error = error_of(problem.__cause__ or problem.__context__ or problem)  # the ClientError inside
     error["message"] = f"Suppressions parameter {name}: {error['message']}. The audit ran without suppressions."
-    logger.error("Suppressions not applied", extra=error)
+    logger.error("Suppressions not applied", extra={"error": error})
     return [], [{"source": "suppressions", **error}]
 
 

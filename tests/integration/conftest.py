@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import boto3
 import botocore.retries.standard
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.retries import bucket
 from moto import mock_aws
 from moto.sns.models import sns_backends
@@ -62,11 +63,12 @@ def no_backoff(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_state():
-    handler.clients.cache_clear()
-    metrics.clear_metrics()
+    """Every test starts cold: no cached clients, parameters or metrics from the previous one."""
+    for clear in (handler.clients.cache_clear, parameters.clear_caches, metrics.clear_metrics):
+        clear()
     yield
-    handler.clients.cache_clear()
-    metrics.clear_metrics()
+    for clear in (handler.clients.cache_clear, parameters.clear_caches, metrics.clear_metrics):
+        clear()
 
 
 @pytest.fixture
