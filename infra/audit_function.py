@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -52,7 +52,8 @@ class AuditFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="IoT certificate audit: list certificates of the audited CAs, publish the report",
         )
-        self.role.add_to_policy(_iot_statement(config))
+        self.role.add_to_policy(_list_statement(config))
+        self.role.add_to_policy(_describe_statement(config, Stack.of(self)))
         self.log_group.grant(self.role, "logs:CreateLogStream", "logs:PutLogEvents")
         # Not topic.grant_publish: it also grants kms:GenerateDataKey* (a wildcard action).
         self.role.add_to_policy(
@@ -108,7 +109,7 @@ class AuditFunction(Construct):
         )
 
 
-def _iot_statement(config: StackConfig) -> iam.PolicyStatement:
+def _list_statement(config: StackConfig) -> iam.PolicyStatement:
     # ListCertificatesByCA and ListCACertificates accept no resource-level permission
     # (Service Authorization Reference, AWS IoT: no resource type for either action), so
     # "*" is the only resource that works; a cacert ARN here would deny every call.
@@ -117,3 +118,19 @@ def _iot_statement(config: StackConfig) -> iam.PolicyStatement:
     if config.all_cas:
         actions.append("iot:ListCACertificates")
     return iam.PolicyStatement(sid="ListDeviceCertificatesOfCAs", actions=actions, resources=["*"])
+
+
+def _describe_statement(config: StackConfig, stack: Stack) -> iam.PolicyStatement:
+    # DescribeCACertificate (the engine's CA-level checks) does accept the cacert resource
+    # type: the named CAs only, or every CA of this account and region when it audits all.
+    names = config.ca_certificate_ids or ("*",)
+    return iam.PolicyStatement(
+        sid="DescribeTheAuditedCAs",
+        actions=["iot:DescribeCACertificate"],
+        resources=[
+            stack.format_arn(
+                service="iot", resource="cacert", resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            )
+            for name in names
+        ],
+    )

@@ -29,6 +29,13 @@ ACKNOWLEDGEMENTS = (
         "PutTelemetryRecords added by active tracing. Every other statement names its one resource.",
     ),
     Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cacert/*]",
+        "audit.role",
+        "Only when caCertificateIds is '*': the function audits every CA of the account and region, found at "
+        "run time, so iot:DescribeCACertificate is granted on all CA certificates of this account and region "
+        "(cacert/*), not on any other resource type. Named CAs get their own ARNs instead.",
+    ),
+    Acknowledgement(
         "Serverless::Serverless-LambdaDLQ",
         "audit.function",
         "Failed asynchronous invocations go to an on-failure destination (the dead-letter queue), which "

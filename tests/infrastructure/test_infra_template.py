@@ -244,6 +244,26 @@ def test_role_has_exactly_the_least_privilege_statements(synth):
             "Resource": "*",
         },
         {
+            # the CA-level checks; with caCertificateIds "*", every CA of this account and region
+            "Sid": "DescribeTheAuditedCAs",
+            "Action": "iot:DescribeCACertificate",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":iot:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":cacert/*",
+                    ],
+                ]
+            },
+        },
+        {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [LOG_GROUP, "Arn"]},

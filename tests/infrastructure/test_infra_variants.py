@@ -56,6 +56,30 @@ def test_listing_the_cas_is_not_granted_when_the_cas_are_named(synth):
     }
 
 
+def test_describing_cas_is_granted_on_the_named_cas_only(synth):
+    statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    (describe,) = [statement for statement in statements if statement.get("Sid") == "DescribeTheAuditedCAs"]
+    assert describe["Action"] == "iot:DescribeCACertificate"
+    expected = [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iot:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    f":cacert/{ca}",
+                ],
+            ]
+        }
+        for ca in (CA_A, CA_B)
+    ]
+    assert sorted(describe["Resource"], key=json.dumps) == sorted(expected, key=json.dumps)
+
+
 def test_one_email_subscription_per_address(synth):
     subscriptions = sorted(
         (
