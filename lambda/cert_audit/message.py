@@ -34,6 +34,8 @@ def subject(report: dict) -> str:
         text += f" in {_plural(summary['casScanned'], 'CA')}"
     if summary["casFailed"]:
         text += f", {summary['casFailed']} failed"
+    elif summary["errors"]:
+        text += ", with errors"
     text += f" ({report['region']})"
     return text.encode("ascii", "replace").decode()[:SUBJECT_MAX]
 

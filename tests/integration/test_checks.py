@@ -229,7 +229,9 @@ def test_malformed_suppressions_are_a_scan_error_and_the_audit_runs_unsuppressed
     assert "ran without suppressions" in error["message"]
     points = metric_points(capsys.readouterr().out)
     assert points[("ScanErrors", (("service", "iot-cert-audit"),))] == 1
-    assert "- suppressions: InvalidSuppressions" in alerts.published()[0]["Message"]["email"]
+    [published] = alerts.published()
+    assert "- suppressions: InvalidSuppressions" in published["Message"]["email"]
+    assert published["Subject"] == "IoT certificate audit: 3 findings in 1 of 1 CA, with errors (us-east-1)"
 
 
 def test_missing_suppressions_parameter_is_a_scan_error(fleet, alerts, context, monkeypatch):
