@@ -30,6 +30,7 @@ from cert_audit.aws import make_clients, publish
 from cert_audit.config import (
     DEFAULT_FLAGGED_STATUSES,
     KNOWN_STATUSES,
+    AuditConfig,
     ConfigError,
     load_config,
     parse_ca_ids,
@@ -39,6 +40,7 @@ from cert_audit.findings import CERTIFICATE_STATUS, finding_for
 from cert_audit.message import build_message, fit_report, subject
 from cert_audit.observability import logger
 from cert_audit.scan import CaScan
+from cert_audit.suppressions import Suppression, SuppressionError, load_suppressions_file
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERRORS = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C (128 + SIGINT)
@@ -59,6 +61,12 @@ REJECTED_CREDENTIALS = {
     "ExpiredTokenException",
     "InvalidSignatureException",
     "SignatureDoesNotMatch",
+}
+# The options that load_config checks, and the environment variable each is to the function.
+ENVIRONMENT_OF = {
+    "--publish": "ALERT_TOPIC_ARN",
+    "--max-age-days": "MAX_CERTIFICATE_AGE_DAYS",
+    "--ca-expiry-warning-days": "CA_EXPIRY_WARNING_DAYS",
 }
 NO_CREDENTIALS = "no AWS credentials found: run `aws configure` (or `aws sso login`), set AWS_PROFILE or pass --profile"
 
@@ -85,8 +93,8 @@ examples:
     cert-audit scan
   two CAs of another account and region, every finding as CSV:
     cert-audit scan --profile prod --region eu-west-1 --ca ID1 --ca ID2 --format csv --output findings.csv
-  a CI gate (exit 1 on findings, 2 on scan errors), keeping the report:
-    cert-audit scan --fail-on findings --format json --output audit.json
+  a CI gate (exit 1 on findings not accepted in suppressions.yaml, 2 on scan errors), keeping the report:
+    cert-audit scan --fail-on findings --suppressions suppressions.yaml --format json --output audit.json
   re-run after an alert and send the result to the alert topic:
     cert-audit scan --publish arn:aws:sns:eu-west-1:123456789012:iot-cert-audit-alerts
 
@@ -129,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STATUS",
         help=f"certificate status that is a finding; repeatable (default: {', '.join(DEFAULT_FLAGGED_STATUSES)})",
+    )
+    scan.add_argument(
+        "--max-age-days",
+        metavar="DAYS",
+        help="also flag ACTIVE device certificates at least this old (default: off; Device Defender uses 365)",
+    )
+    scan.add_argument(
+        "--ca-expiry-warning-days",
+        metavar="DAYS",
+        help="flag CA certificates that expire within this many days (default: 90)",
+    )
+    scan.add_argument(
+        "--suppressions",
+        metavar="FILE",
+        help="JSON or YAML file of accepted findings: counted and listed apart, not failed on or alerted",
     )
     scan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     scan.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
@@ -176,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def scan(args: argparse.Namespace) -> int:
-    config = audit_config(args)
+    config, suppressions = audit_inputs(args)
     output = Path(args.output) if args.output else None
     if output and not output.parent.is_dir():
         raise UsageError(f"--output: folder {str(output.parent)!r} does not exist; create it or choose another")
@@ -190,6 +213,7 @@ def scan(args: argparse.Namespace) -> int:
             config,
             account_id=account_id(session, args.endpoint_url),
             on_page=progress.on_page if progress else None,
+            suppressions=suppressions,
         )
     if progress:
         progress.finish(report)
@@ -222,11 +246,12 @@ def quiet_logs():
         logger.setLevel(level)
 
 
-def audit_config(args: argparse.Namespace):
-    """The engine's configuration from the options, every invalid option named at once."""
+def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppression]]:
+    """The engine's configuration and suppressions from the options, every invalid one named at once."""
     problems: list[str] = []
     ca_ids: tuple[str, ...] = ()
     flagged = frozenset(DEFAULT_FLAGGED_STATUSES)
+    suppressions: list[Suppression] = []
     try:
         ca_ids = parse_ca_ids(_split(args.ca), "--ca")
     except ConfigError as error:
@@ -236,14 +261,31 @@ def audit_config(args: argparse.Namespace):
             flagged = parse_statuses(_split(args.flag), "--flag")
         except ConfigError as error:
             problems.append(str(error))
+    # load_config holds the defaults and the other checks; it knows the options by their variables.
+    environment = {ENVIRONMENT_OF[option]: value for option, value in _env_options(args).items() if value is not None}
     try:
-        # load_config holds the defaults and the topic ARN check; its names are environment variables.
-        base = load_config({"ALERT_TOPIC_ARN": args.publish or ""}, require_topic=False)
+        base = load_config(environment, require_topic=False)
     except ConfigError as error:
-        problems.append(str(error).removeprefix("Invalid configuration: ").replace("ALERT_TOPIC_ARN", "--publish"))
+        message = str(error).removeprefix("Invalid configuration: ")
+        for option, variable in ENVIRONMENT_OF.items():
+            message = message.replace(variable, option)
+        problems.append(message)
+    if args.suppressions:
+        try:
+            suppressions = load_suppressions_file(args.suppressions)
+        except (SuppressionError, OSError) as error:
+            problems.append(f"--suppressions: {error}")
     if problems:
         raise UsageError("; ".join(problems))
-    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged)
+    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged), suppressions
+
+
+def _env_options(args: argparse.Namespace) -> dict[str, str | None]:
+    return {
+        "--publish": args.publish,
+        "--max-age-days": args.max_age_days,
+        "--ca-expiry-warning-days": args.ca_expiry_warning_days,
+    }
 
 
 def _split(values: list[str]) -> list[str]:
@@ -423,7 +465,9 @@ def as_table(report: dict) -> str:
     elif not failed:
         lines += ["", "No findings: every certificate has a status that is not flagged."]
     if summary["suppressedFindings"]:
-        lines.append(f"{summary['suppressedFindings']:,} suppressed findings are listed in --format json.")
+        lines.append(f"{summary['suppressedFindings']:,} findings suppressed (see --format json, suppressedFindings).")
+    if report["expiredSuppressions"]:
+        lines.append(f"{len(report['expiredSuppressions'])} suppressions have expired: renew or remove them.")
     return "\n".join(lines) + "\n"
 
 

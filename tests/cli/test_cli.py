@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -154,6 +155,62 @@ def test_output_writes_the_file_and_leaves_stdout_empty(two_cas, run, tmp_path):
     # Then the report is in the file and nothing on stdout or stderr
     assert (code, out, err) == (1, "", "")
     assert json.loads(target.read_text())["summary"]["findings"] == 8
+
+
+def test_suppressions_file_keeps_accepted_findings_out_of_the_exit_code(two_cas, run, tmp_path):
+    # Given a YAML file that accepts every finding of the first CA, and (expired) one of the second
+    ca_a, ca_b = two_cas
+    target = tmp_path / "suppressions.yaml"
+    target.write_text(
+        "suppressions:\n"
+        f"  - caCertificateId: {ca_a}\n"
+        "    reason: Lab CA, decommissioned in CHG-1234\n"
+        f"  - caCertificateId: {ca_b}\n"
+        "    reason: Was accepted until last year\n"
+        "    expires: 2020-12-31\n"
+    )
+
+    # When the CLI runs with it
+    code, out, _ = run("--format", "json", "--suppressions", str(target))
+
+    # Then the first CA's findings are suppressed (listed apart), the second's still count
+    report = json.loads(out)
+    assert code == 1
+    assert report["summary"]["suppressedFindings"] == 4 + 2 + 1
+    assert {f["caCertificateId"] for f in report["suppressedFindings"]} == {ca_a}
+    assert [f["caCertificateId"] for f in report["findings"]] == [ca_b]
+    assert [s["caCertificateId"] for s in report["expiredSuppressions"]] == [ca_b]
+
+
+def test_suppressions_that_accept_everything_give_a_clean_exit(two_cas, run, tmp_path):
+    target = tmp_path / "suppressions.json"
+    target.write_text(json.dumps([{"caCertificateId": ca, "reason": "accepted"} for ca in two_cas]))
+    code, out, _ = run("--suppressions", str(target))
+    assert code == 0
+    assert "8 findings suppressed" in out
+
+
+def test_malformed_suppressions_file_names_file_and_line(run, tmp_path):
+    target = tmp_path / "suppressions.yaml"
+    target.write_text("- certificateId: abc\n  reason: typo'd ID\n")
+    code, _, err = run("--suppressions", str(target))
+    assert code == 2
+    assert err.startswith(f"cert-audit: error: --suppressions: {target}, line 1: ")
+
+
+def test_age_and_ca_expiry_options_reach_the_checks(backend, run):
+    # Given a CA that expires in 100 days, with certificates created in 2020
+    ca = seed_ca(backend, "ca", not_after=datetime.now(UTC) + timedelta(days=100, hours=1))
+    seed_certificates(backend, ca, ["ACTIVE"] * 3)
+
+    # When the CLI runs with the function's defaults, and with both checks widened
+    _, default, _ = run("--format", "json")
+    _, widened, _ = run("--format", "json", "--max-age-days", "365", "--ca-expiry-warning-days", "120")
+
+    # Then only the widened run finds the old certificates and the expiring CA
+    assert json.loads(default)["findings"] == []
+    found = Counter(f["type"] for f in json.loads(widened)["findings"])
+    assert found == {"DEVICE_CERTIFICATE_AGE": 3, "CA_CERTIFICATE_EXPIRING": 1}
 
 
 # Exit codes
@@ -367,6 +424,9 @@ CA_ID = "ab" * 32
         (["--ca", "abc123"], "--ca: 'abc123' is not a CA certificate ID; expected 64 hexadecimal characters"),
         (["--flag", "EXPIRED"], "--flag: unknown status EXPIRED; allowed: ACTIVE, INACTIVE"),
         (["--publish", "alerts"], "--publish: 'alerts' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+        (["--max-age-days", "old"], "--max-age-days: 'old' is not a whole number from 1 to 3652"),
+        (["--ca-expiry-warning-days", "0"], "--ca-expiry-warning-days: '0' is not a whole number from 1 to 3652"),
+        (["--suppressions", "/no/such/file.yaml"], "--suppressions: [Errno 2] No such file or directory"),
         (["--output", "/no/such/folder/a.json"], "--output: folder '/no/such/folder' does not exist"),
         (
             ["--endpoint-url", "http://127.0.0.1:9"],
