@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-# jsii's Node runs as a child of this process: silence its end-of-life banner for Node 20
-# here too, so a plain `npx cdk synth` is as quiet as `make synth`.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+# jsii's Node runs as a child of this process and prints an end-of-life banner on Node 20
+# unless this variable lists the major version ("20"; "1" or "true" do not silence it).
+_SILENCE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
+os.environ[_SILENCE] = ",".join(filter(None, (os.environ.get(_SILENCE, ""), "20")))
 
 # The function's package lives in lambda/ (a keyword, so not importable as a package);
 # the stack reuses its validators, so synth works without installing the project.
