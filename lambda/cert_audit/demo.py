@@ -33,6 +33,7 @@ from moto.sns.models import sns_backends
 from cert_audit import emulator, handler
 from cert_audit.cli import text_table
 from cert_audit.config import KNOWN_STATUSES
+from cert_audit.findings import CERTIFICATE_STATUS
 from cert_audit.observability import logger
 
 REGION = "us-east-1"
@@ -40,6 +41,19 @@ ACCOUNT = DEFAULT_ACCOUNT_ID
 TOPIC_NAME = "iot-cert-audit-alerts"
 FUNCTION_NAME = "iot-cert-audit"
 TIMEOUT_MS = 900_000  # the function's timeout: Lambda's maximum
+SUPPRESSIONS_PARAMETER = "/iot-cert-audit/suppressions"
+SUPPRESSION_DAYS = 60
+# The function's environment variables: the demo runs with their defaults.
+CONFIGURATION = (
+    "CA_CERTIFICATE_IDS",
+    "FLAGGED_STATUSES",
+    "NOTIFY_ON",
+    "PAGE_SIZE",
+    "SCAN_CONCURRENCY",
+    "METRICS_DETAIL",
+    "CA_EXPIRY_WARNING_DAYS",
+    "MAX_CERTIFICATE_AGE_DAYS",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class DemoCa:
     days_to_expiry: int = 3650
     mode: str = "DEFAULT"  # the CA's and its device certificates' certificateMode
     fails_with: str | None = None  # the error ListCertificatesByCA answers with for this CA
+    accepted: str | None = None  # why the team accepts its certificates' status findings (a suppression)
 
     @property
     def size(self) -> int:
@@ -65,7 +80,12 @@ FLEET = (
         {"ACTIVE": 700, "PENDING_TRANSFER": 4, "REVOKED": 2, "INACTIVE": 1, "REGISTER_INACTIVE": 1},
         days_to_expiry=45,
     ),
-    DemoCa("contract-manufacturer", {"ACTIVE": 420, "REGISTER_INACTIVE": 5}, mode="SNI_ONLY"),
+    DemoCa(
+        "contract-manufacturer",
+        {"ACTIVE": 420, "REGISTER_INACTIVE": 5},
+        mode="SNI_ONLY",
+        accepted="Batch 7 is re-registered by the manufacturer next month (CHG-2041)",
+    ),
     DemoCa("retired-2019", {"ACTIVE": 40, "REVOKED": 4}, status="INACTIVE"),
     DemoCa("partner-gateways", {"ACTIVE": 380, "REVOKED": 2}, fails_with="UnauthorizedException"),
 )
@@ -98,6 +118,19 @@ def seed(backend) -> dict[str, DemoCa]:
         emulator.seed_certificates(backend, ca_id, statuses, mode=ca.mode)
         cas[ca_id] = ca
     return cas
+
+
+def store_suppressions(cas: dict[str, DemoCa]) -> None:
+    """The accepted CAs' status findings as suppressions, in the SSM parameter the function reads."""
+    expires = (datetime.now(UTC) + timedelta(days=SUPPRESSION_DAYS)).date().isoformat()
+    suppressions = [
+        {"caCertificateId": ca_id, "type": CERTIFICATE_STATUS, "reason": ca.accepted, "expires": expires}
+        for ca_id, ca in cas.items()
+        if ca.accepted
+    ]
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=SUPPRESSIONS_PARAMETER, Value=json.dumps(suppressions), Type="String"
+    )
 
 
 @dataclass
@@ -201,6 +234,11 @@ def show_fleet(cas: dict[str, DemoCa]) -> list[str]:
                 f"{ca.name}: ListCertificatesByCA answers {ca.fails_with}, as when the function's role "
                 "lacks the permission for this CA"
             )
+        if ca.accepted:
+            lines.append(
+                f"{ca.name}: its status findings are suppressed for {SUPPRESSION_DAYS} days "
+                f"({SUPPRESSIONS_PARAMETER}): {ca.accepted}"
+            )
     return lines
 
 
@@ -208,7 +246,8 @@ def show_run(run: Run, cas: dict[str, DemoCa]) -> list[str]:
     summary = run.result["summary"]
     lines = [
         "2. The function ran: cert_audit.handler.lambda_handler(scheduled event, context)",
-        f"Default configuration, every CA (CA_CERTIFICATE_IDS=*), alerts to {TOPIC_NAME}. Took {run.seconds:.1f} s.",
+        f"Default configuration, every CA (CA_CERTIFICATE_IDS=*), suppressions from {SUPPRESSIONS_PARAMETER}, "
+        f"alerts to {TOPIC_NAME}. Took {run.seconds:.1f} s.",
         f"Handler result: scanned {summary['certificatesScanned']:,} certificates of {summary['casScanned']} CAs, "
         f"{summary['findings']:,} findings, {summary['casFailed']} CA failed, {summary['retries']} retries.",
         "",
@@ -231,6 +270,10 @@ def show_findings(report: dict, cas: dict[str, DemoCa]) -> list[str]:
     rows = [[severity, kind, status, ca, count] for (severity, kind, status, ca), count in by_kind.items()]
     lines = [f"3. Findings: {len(report['findings']):,} (worst first)", ""]
     lines += text_table(["Severity", "Type", "Status", "CA", "Count"], rows, {4})
+    suppressed = Counter(cas[f["caCertificateId"]].name for f in report["suppressedFindings"])
+    lines += [
+        f"Suppressed (not alerted, listed apart in the report): {count} of {ca}" for ca, count in suppressed.items()
+    ]
     return lines
 
 
@@ -320,13 +363,14 @@ def main(report_file: str = "demo-report.json") -> int:
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
         POWERTOOLS_METRICS_NAMESPACE=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "IoTCertificateAudit"),
     )
-    for name in ("CA_CERTIFICATE_IDS", "FLAGGED_STATUSES", "NOTIFY_ON", "PAGE_SIZE", "METRICS_DETAIL"):
+    for name in CONFIGURATION:
         environment.pop(name, None)  # the function's defaults, whatever this shell says
     with mock.patch.dict(os.environ, environment, clear=True), mock_aws():
         cas = seed(emulator.iot_backend(REGION))
         topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=TOPIC_NAME)["TopicArn"]
         queue_url = subscribe_queue(topic_arn)
-        os.environ["ALERT_TOPIC_ARN"] = topic_arn
+        store_suppressions(cas)
+        os.environ.update(ALERT_TOPIC_ARN=topic_arn, SUPPRESSIONS_PARAMETER=SUPPRESSIONS_PARAMETER)
         run = invoke(cas, topic_arn)
         [report] = received_reports(queue_url)
         [(subject, message)] = published_messages(topic_arn)

@@ -20,11 +20,13 @@ FAILED = [ca for ca in FLEET if ca.fails_with]
 WARNING_DAYS = load_config({}, require_topic=False).ca_expiry_warning_days
 
 
-def status_findings(ca) -> int:
-    """Certificates in a flagged status, of a CA that could be read."""
-    if ca.fails_with:
-        return 0
+def flagged(ca) -> int:
     return sum(count for status, count in ca.certificates.items() if status in DEFAULT_FLAGGED_STATUSES)
+
+
+def status_findings(ca) -> int:
+    """Certificates in a flagged status, of a CA that could be read and whose findings are not accepted."""
+    return 0 if ca.fails_with or ca.accepted else flagged(ca)
 
 
 def ca_findings(ca) -> list[str]:
@@ -108,3 +110,6 @@ def test_demo_report_file_is_the_json_report_with_the_fleets_counts(demo):
     assert sorted(ca["error"]["code"] for ca in report["cas"] if ca["error"]) == sorted(ca.fails_with for ca in FAILED)
     assert report["summary"]["byType"][CA_NOT_ACTIVE] == sum(CA_NOT_ACTIVE in ca_findings(ca) for ca in FLEET)
     assert report["summary"]["byType"][CA_EXPIRING] == sum(CA_EXPIRING in ca_findings(ca) for ca in FLEET)
+    # and the accepted CAs' status findings are listed apart, not among the findings
+    assert report["summary"]["suppressedFindings"] == sum(flagged(ca) for ca in FLEET if ca.accepted) > 0
+    assert report["summary"]["findings"] == sum(status_findings(ca) + len(ca_findings(ca)) for ca in FLEET)
