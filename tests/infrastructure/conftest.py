@@ -40,8 +40,36 @@ class Synthesized:
         (resource,) = self.resources(resource_type).values()
         return resource
 
+    def alarm(self, metric_name: str) -> dict:
+        """The properties of the one alarm on `metric_name`."""
+        (alarm,) = [
+            resource["Properties"]
+            for resource in self.resources("AWS::CloudWatch::Alarm").values()
+            if resource["Properties"]["MetricName"] == metric_name
+        ]
+        return alarm
+
+    def dashboard_widgets(self) -> list[dict]:
+        """The dashboard's widgets, with CloudFormation references rendered as readable placeholders."""
+        parts = self.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Join"][1]
+        body = "".join(
+            part if isinstance(part, str) else "<" + json.dumps(part).replace('"', "'") + ">" for part in parts
+        )
+        return json.loads(body)["widgets"]
+
     def validation_report(self) -> dict:
         return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+def cacert_arn(name: str) -> dict:
+    """How the template spells arn:<partition>:iot:<region>:<account>:cacert/<name>."""
+    parts = ["arn:", {"Ref": "AWS::Partition"}, ":iot:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
+    return {"Fn::Join": ["", [*parts, f":cacert/{name}"]]}
+
+
+@pytest.fixture(scope="session", name="cacert_arn")
+def cacert_arn_fixture():
+    return cacert_arn
 
 
 @pytest.fixture(scope="session")

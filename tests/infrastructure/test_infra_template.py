@@ -25,23 +25,6 @@ def synth(synthesize):
     return synthesize()
 
 
-def _dashboard_body(synth) -> dict:
-    """The dashboard JSON, with CloudFormation references rendered as readable placeholders."""
-    parts = synth.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Join"][1]
-    return json.loads(
-        "".join(part if isinstance(part, str) else "<" + json.dumps(part).replace('"', "'") + ">" for part in parts)
-    )
-
-
-def _alarm(synth, metric_name: str) -> dict:
-    (alarm,) = [
-        resource["Properties"]
-        for resource in synth.resources("AWS::CloudWatch::Alarm").values()
-        if resource["Properties"]["MetricName"] == metric_name
-    ]
-    return alarm
-
-
 def test_stack_has_exactly_these_resources(synth):
     # Then nothing is missing and nothing unexpected is created
     counts: dict[str, int] = {}
@@ -228,7 +211,7 @@ def test_no_email_subscription_without_alert_emails(synth):
     synth.template.resource_count_is("AWS::SNS::Subscription", 0)
 
 
-def test_role_has_exactly_the_least_privilege_statements(synth):
+def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
     # Given the role's only policy (and no managed policy)
     role = synth.template_json["Resources"]["AuditRole362A2808"]["Properties"]
     assert "ManagedPolicyArns" not in role
@@ -248,20 +231,7 @@ def test_role_has_exactly_the_least_privilege_statements(synth):
             "Sid": "DescribeTheAuditedCAs",
             "Action": "iot:DescribeCACertificate",
             "Effect": "Allow",
-            "Resource": {
-                "Fn::Join": [
-                    "",
-                    [
-                        "arn:",
-                        {"Ref": "AWS::Partition"},
-                        ":iot:",
-                        {"Ref": "AWS::Region"},
-                        ":",
-                        {"Ref": "AWS::AccountId"},
-                        ":cacert/*",
-                    ],
-                ]
-            },
+            "Resource": cacert_arn("*"),
         },
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -291,7 +261,7 @@ def test_role_has_exactly_the_least_privilege_statements(synth):
 
 @pytest.mark.parametrize("metric_name", ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible"])
 def test_failure_alarms_fire_on_anything_above_zero_and_notify_the_topic(synth, metric_name):
-    alarm = _alarm(synth, metric_name)
+    alarm = synth.alarm(metric_name)
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
     assert alarm["EvaluationPeriods"] == 1
@@ -301,19 +271,19 @@ def test_failure_alarms_fire_on_anything_above_zero_and_notify_the_topic(synth, 
 
 
 def test_alarms_read_the_right_metrics(synth):
-    assert _alarm(synth, "ScanErrors")["Namespace"] == "IoTCertificateAudit"
-    assert _alarm(synth, "ScanErrors")["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
-    assert _alarm(synth, "ScanErrors")["Statistic"] == "Sum"
-    assert _alarm(synth, "Errors")["Namespace"] == "AWS/Lambda"
-    assert _alarm(synth, "Errors")["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
-    dlq = _alarm(synth, "ApproximateNumberOfMessagesVisible")
+    assert synth.alarm("ScanErrors")["Namespace"] == "IoTCertificateAudit"
+    assert synth.alarm("ScanErrors")["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
+    assert synth.alarm("ScanErrors")["Statistic"] == "Sum"
+    assert synth.alarm("Errors")["Namespace"] == "AWS/Lambda"
+    assert synth.alarm("Errors")["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
+    dlq = synth.alarm("ApproximateNumberOfMessagesVisible")
     assert dlq["Namespace"] == "AWS/SQS"
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}]
 
 
 def test_heartbeat_alarm_breaches_when_no_run_completes_for_two_days(synth):
     # Given a daily schedule, each run taking up to 15 minutes
-    alarm = _alarm(synth, "AuditRuns")
+    alarm = synth.alarm("AuditRuns")
 
     # Then silence for 49 hours (more than 2 x 24 h + 15 min) raises the alarm
     assert alarm["Namespace"] == "IoTCertificateAudit"
@@ -334,7 +304,7 @@ def test_findings_alarm_is_off_by_default(synth):
 
 def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_latest_scans(synth):
     # Given the dashboard's widgets
-    widgets = _dashboard_body(synth)["widgets"]
+    widgets = synth.dashboard_widgets()
     by_title = {widget["properties"].get("title"): widget for widget in widgets}
     text = " ".join(json.dumps(widget) for widget in widgets)
 

@@ -32,11 +32,6 @@ def synth(synthesize):
     return synthesize(COMMAND_LINE)
 
 
-def _widgets(synth) -> list[dict]:
-    parts = synth.only("AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Join"][1]
-    return json.loads("".join(part if isinstance(part, str) else "<reference>" for part in parts))["widgets"]
-
-
 def test_function_environment_carries_the_configured_cas_statuses_and_choices(synth):
     variables = synth.only("AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
     assert variables["CA_CERTIFICATE_IDS"] == f"{CA_A},{CA_B}"
@@ -56,27 +51,11 @@ def test_listing_the_cas_is_not_granted_when_the_cas_are_named(synth):
     }
 
 
-def test_describing_cas_is_granted_on_the_named_cas_only(synth):
+def test_describing_cas_is_granted_on_the_named_cas_only(synth, cacert_arn):
     statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
     (describe,) = [statement for statement in statements if statement.get("Sid") == "DescribeTheAuditedCAs"]
     assert describe["Action"] == "iot:DescribeCACertificate"
-    expected = [
-        {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":iot:",
-                    {"Ref": "AWS::Region"},
-                    ":",
-                    {"Ref": "AWS::AccountId"},
-                    f":cacert/{ca}",
-                ],
-            ]
-        }
-        for ca in (CA_A, CA_B)
-    ]
+    expected = [cacert_arn(CA_A), cacert_arn(CA_B)]
     assert sorted(describe["Resource"], key=json.dumps) == sorted(expected, key=json.dumps)
 
 
@@ -96,33 +75,25 @@ def test_one_email_subscription_per_address(synth):
 def test_cron_schedule_is_used_and_sets_the_heartbeat_window(synth):
     # Given runs every 30 minutes
     assert synth.only("AWS::Events::Rule")["Properties"]["ScheduleExpression"] == "cron(0/30 * * * ? *)"
-    (heartbeat,) = [
-        alarm["Properties"]
-        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == "AuditRuns"
-    ]
+    heartbeat = synth.alarm("AuditRuns")
 
     # Then 90 minutes without a completed run (> 2 x 30 min + the 15-minute timeout) alarms
     assert (heartbeat["Period"], heartbeat["EvaluationPeriods"]) == (1800, 3)
 
 
 def test_findings_alarm_when_asked_for(synth):
-    (findings,) = [
-        alarm["Properties"]
-        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == "Findings"
-    ]
+    findings = synth.alarm("Findings")
     assert findings["Dimensions"] == [{"Name": "service", "Value": "iot-cert-audit"}]
     assert (findings["ComparisonOperator"], findings["Threshold"]) == ("GreaterThanThreshold", 0)
     assert findings["TreatMissingData"] == "notBreaching"
     assert findings["AlarmActions"] == [{"Ref": TOPIC}]
-    (alarms,) = [widget for widget in _widgets(synth) if widget["type"] == "alarm"]
+    (alarms,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "alarm"]
     assert len(alarms["properties"]["alarms"]) == 5
 
 
 def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(synth):
     # Given METRICS_DETAIL=totals: the engine emits no per-CA metric
-    widgets = _widgets(synth)
+    widgets = synth.dashboard_widgets()
 
     # Then no graph searches per-CA metrics that would stay empty
     assert "CaCertificateId" not in json.dumps([widget for widget in widgets if widget["type"] == "metric"])
