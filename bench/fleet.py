@@ -142,3 +142,22 @@ class Fleet:
             "status": "ACTIVE",
             "creationDate": FIRST_CREATION_EPOCH - 86_400 + index,
         }
+
+    def ca_description(self, index: int) -> dict:
+        """DescribeCACertificate's output for CA `index`: an ACTIVE CA valid until 2040, so the CA
+        itself gives no finding and every finding comes from the device certificates."""
+        entry = self.ca_entry(index)
+        return {
+            "certificateDescription": {
+                **entry,
+                "certificatePem": "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----\n",
+                "ownedBy": ACCOUNT_ID,
+                "autoRegistrationStatus": "DISABLE",
+                "lastModifiedDate": entry["creationDate"],
+                "customerVersion": 1,
+                "generationId": f"generation-{index}",
+                "validity": {"notBefore": entry["creationDate"], "notAfter": 2_208_988_800},
+                "certificateMode": "DEFAULT",
+            },
+            "registrationConfig": {},
+        }

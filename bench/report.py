@@ -53,14 +53,14 @@ def versions() -> str:
 def _rows_table(rows: list[Row]) -> list[str]:
     lines = [
         "| scenario | contender | wall s | CPU s | scan wall s | scan CPU s | certs/s | pages (expected) | "
-        "discovery | throttled | retries | peak RSS MB | correct |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        "discovery | describe | throttled | retries | peak RSS MB | correct |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.scenario} | {r.contender} | {_f(r.process_wall_s)} | {_f(r.process_cpu_s)} | {_f(r.scan_wall_s)} "
             f"| {_f(r.scan_cpu_s)} | {r.certificates_per_s:,.0f} | {r.pages:,} ({r.expected_pages:,})"
-            f"{'' if r.pages_exact else ' ≠'} | {r.discovery_pages} | {r.throttled} "
+            f"{'' if r.pages_exact else ' ≠'} | {r.discovery_pages} | {r.describes} | {r.throttled} "
             f"| {'–' if r.client_retries is None else r.client_retries} | {r.peak_rss_mb:.1f} "
             f"| {'yes' if r.correct else '**no**'} |"
         )
@@ -176,12 +176,14 @@ def write_results(
         "- *wall s / CPU s / peak RSS*: the whole process, start to exit, including Python start-up and imports "
         "(~1 s); *certs/s* = certificates / process wall time.",
         "- *pages*: ListCertificatesByCA requests the server answered with a page; *expected*: ceil(N/250) per CA. "
-        "*discovery*: ListCACertificates pages (runs with `CAs=*`). *throttled*: requests answered "
+        "*discovery*: ListCACertificates pages (runs with `CAs=*`). *describe*: DescribeCACertificate "
+        "requests (the engine describes each CA once; not pages). *throttled*: requests answered "
         "ThrottlingException (each one retried by botocore). *retries*: as the client counted them.",
         "- *correct*: the contender listed every certificate and, where it reports them, found exactly the "
         "flagged ones.",
-        "- `ours+raw-timestamps` is ours with a change proposed for the engine (botocore leaves `creationDate` as "
-        "the epoch number it arrives as); it is not what lambda/ ships yet.",
+        "- `ours+utc-timestamps` is ours with a change proposed for the engine (its clients parse epoch "
+        "timestamps with `datetime.fromtimestamp(value, UTC)` instead of botocore's default, which goes through "
+        "dateutil's `tzlocal()` per certificate); it is not what lambda/ ships yet.",
         f"- {math.ceil(sum(r.process_wall_s for r in rows))} s of contender processes in total.",
         "",
     ]

@@ -1,4 +1,4 @@
-"""Running the scenarios: one fleet and one stand-in server per scenario, each contender in turn.
+"""Running the scenarios: one stand-in server process per scenario, each contender in turn.
 
 Every contender's figures are joined with what the server counted while it ran (pages
 served, requests throttled), which is the same for every contender whatever it reports.
@@ -6,13 +6,17 @@ served, requests throttled), which is the same for every contender whatever it r
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from bench.fleet import Fleet
-from bench.processes import run_awscli, run_python_contender
+from bench.processes import REPO_ROOT, base_env, run_awscli, run_python_contender
 from bench.scenarios import AWSCLI, Scenario
-from bench.server import StandInIoT, serving
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Row:
     expected_pages: int
     discovery_pages: int
     expected_discovery_pages: int
+    describes: int  # DescribeCACertificate requests answered (the engine describes each CA once)
     throttled: int
     process_wall_s: float
     process_cpu_s: float
@@ -51,12 +56,40 @@ class Row:
 
     @property
     def achieved_rps(self) -> float | None:
-        """Requests served (not throttled) per second of scan, for the quota scenario."""
+        """Requests answered (not throttled) per second of scan, for the quota scenario."""
         wall = self.scan_wall_s or self.process_wall_s
-        return (self.pages + self.discovery_pages) / wall
+        return (self.pages + self.discovery_pages + self.describes) / wall
 
     def as_dict(self) -> dict:
         return asdict(self) | {"certificates_per_s": self.certificates_per_s, "pages_exact": self.pages_exact}
+
+
+class StandIn:
+    """The harness's handle on a stand-in server process: its URL and its side door."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def control(self, command: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}/_bench/{command}") as response:
+            return json.load(response)
+
+
+@contextmanager
+def stand_in_process(scenario: Scenario) -> Iterator[StandIn]:
+    """Run the stand-in in a process of its own (see bench.server.main for why)."""
+    argv = [sys.executable, "-m", "bench.server", str(scenario.cas), str(scenario.per_ca)]
+    argv += [str(scenario.flagged_share), str(scenario.latency_s), str(scenario.quota_rps or "none")]
+    server = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT, env=base_env())
+    try:
+        url = server.stdout.readline().decode().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the stand-in server did not start (said {url!r})")
+        yield StandIn(url)
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
+        server.stdout.close()
 
 
 def run_contender(contender: str, scenario: Scenario, endpoint: str, ca_ids: list[str]) -> dict:
@@ -65,17 +98,17 @@ def run_contender(contender: str, scenario: Scenario, endpoint: str, ca_ids: lis
     return run_python_contender(contender, endpoint, [] if scenario.all_cas else ca_ids, scenario.env)
 
 
-def run_scenario(scenario: Scenario, fleet: Fleet, log=print) -> list[Row]:
-    api = StandInIoT(fleet, latency_s=scenario.latency_s, quota_rps=scenario.quota_rps)
-    ca_ids = [ca.ca_certificate_id for ca in fleet.cas]
+def run_scenario(scenario: Scenario, log=print) -> list[Row]:
     rows = []
-    with serving(api) as endpoint:
+    started = time.perf_counter()
+    with stand_in_process(scenario) as stand_in:
+        fleet = stand_in.control("fleet")
+        log(f"{scenario.label} (fleet ready in {time.perf_counter() - started:.1f} s)")
         for contender in scenario.contenders:
-            api.traffic.reset()
-            if api.quota:
-                api.quota.tokens = api.quota.capacity  # every contender starts with the same burst
+            stand_in.control("reset")
             started = time.perf_counter()
-            figures = run_contender(contender, scenario, endpoint, ca_ids)
+            figures = run_contender(contender, scenario, stand_in.url, fleet["caCertificateIds"])
+            traffic = stand_in.control("traffic")
             row = Row(
                 group=scenario.group,
                 scenario=scenario.label,
@@ -83,11 +116,12 @@ def run_scenario(scenario: Scenario, fleet: Fleet, log=print) -> list[Row]:
                 cas=scenario.cas,
                 certificates=scenario.certificates,
                 flagged_share=scenario.flagged_share,
-                pages=api.traffic.pages("ListCertificatesByCA"),
+                pages=traffic.get("ListCertificatesByCA|ok", 0),
                 expected_pages=scenario.expected_pages,
-                discovery_pages=api.traffic.pages("ListCACertificates"),
+                discovery_pages=traffic.get("ListCACertificates|ok", 0),
                 expected_discovery_pages=scenario.expected_discovery_pages,
-                throttled=api.traffic.rejected("ThrottlingException"),
+                describes=traffic.get("DescribeCACertificate|ok", 0),
+                throttled=sum(n for key, n in traffic.items() if key.endswith("|ThrottlingException")),
                 process_wall_s=figures["process_wall_s"],
                 process_cpu_s=figures["process_cpu_s"],
                 peak_rss_mb=figures["peak_rss_mb"],
@@ -108,22 +142,14 @@ def run_scenario(scenario: Scenario, fleet: Fleet, log=print) -> list[Row]:
     return rows
 
 
-def _correct(figures: dict, fleet: Fleet) -> bool:
+def _correct(figures: dict, fleet: dict) -> bool:
     listed = figures.get("certificates")
     flagged = figures.get("flagged")
-    return (listed is None or listed == fleet.certificates) and (flagged is None or flagged == fleet.flagged)
+    return (listed is None or listed == fleet["certificates"]) and (flagged is None or flagged == fleet["flagged"])
 
 
 def run_all(scenarios: list[Scenario], log=print) -> list[Row]:
     rows: list[Row] = []
-    fleets: dict[tuple, Fleet] = {}
     for scenario in scenarios:
-        key = (scenario.cas, scenario.per_ca, scenario.flagged_share)
-        if key not in fleets:
-            fleets.clear()  # one fleet in memory at a time: a million certificates is ~300 MB
-            started = time.perf_counter()
-            fleets[key] = Fleet.build(*key)
-            log(f"fleet {scenario.cas} × {scenario.per_ca:,} built in {time.perf_counter() - started:.1f} s")
-        log(scenario.label)
-        rows += run_scenario(scenario, fleets[key], log)
+        rows += run_scenario(scenario, log)
     return rows

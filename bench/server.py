@@ -1,6 +1,7 @@
 """A fast stand-in for the AWS IoT control-plane endpoint, on loopback, for the benchmark.
 
-It serves ListCertificatesByCA and ListCACertificates in the REST-JSON wire format of
+It serves ListCertificatesByCA, ListCACertificates and DescribeCACertificate (which the engine
+calls once per CA) in the REST-JSON wire format of
 botocore's service model (iot 2015-05-28), so that botocore's real request building,
 response parsing and retries run against it: opaque markers, the pageSize bounds 1..250,
 error bodies with the x-amzn-ErrorType header and the model's status codes. Pages are
@@ -17,6 +18,7 @@ import base64
 import binascii
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +38,8 @@ PAGE_SIZE_MIN, PAGE_SIZE_MAX = 1, 250  # botocore model: shape PageSize
 # 250, the most favourable for the CLI, keeps the comparison conservative.
 DEFAULT_PAGE_SIZE = 250
 _CA_PATH = re.compile(r"^/certificates-by-ca/([^/?]+)$")
+_DESCRIBE_PATH = re.compile(r"^/cacertificate/([^/?]+)$")
+CONTROL_PREFIX = "/_bench/"
 _CA_ID = re.compile(r"^(0x)?[a-fA-F0-9]{64}$")  # model: CertificateId, length 64, pattern (0x)?[a-fA-F0-9]+
 # Status codes of the model's error shapes that these two operations declare.
 ERROR_STATUS = {
@@ -58,16 +62,17 @@ class ApiError(Exception):
 class TokenBucket:
     """An account-wide request quota: `rate` requests per second, bursts of up to `burst`."""
 
-    def __init__(self, rate: float, burst: float | None = None):
+    def __init__(self, rate: float, burst: float | None = None, clock=time.monotonic):
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
         self.tokens = self.capacity
-        self.updated = time.monotonic()
+        self.clock = clock
+        self.updated = clock()
         self.lock = threading.Lock()
 
     def take(self) -> bool:
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
             if self.tokens >= 1:
@@ -161,6 +166,9 @@ class StandInIoT:
         self.quota = TokenBucket(quota_rps) if quota_rps else None
         self.traffic = Traffic()
         self._ca_list = [json.dumps(fleet.ca_entry(i), separators=(",", ":")).encode() for i in range(len(fleet.cas))]
+        self._ca_descriptions = {
+            ca.ca_certificate_id: json.dumps(fleet.ca_description(i)).encode() for i, ca in enumerate(fleet.cas)
+        }
 
     def list_certificates_by_ca(self, ca_id: str, query: dict[str, list[str]]) -> bytes:
         if not _CA_ID.match(ca_id):
@@ -181,17 +189,48 @@ class StandInIoT:
         items = b",".join(self._ca_list[first:end])
         return page_body(items, encode_marker("cacertificates", end) if end < len(self._ca_list) else None)
 
+    def control(self, command: str) -> dict:
+        """The harness's side door (not part of the IoT API): the fleet's totals, or the traffic
+        counts (after a reset, if asked)."""
+        if command == "fleet":
+            return {
+                "caCertificateIds": [ca.ca_certificate_id for ca in self.fleet.cas],
+                "certificates": self.fleet.certificates,
+                "flagged": self.fleet.flagged,
+            }
+        if command == "reset":
+            self.traffic.reset()
+            if self.quota:
+                self.quota.tokens = self.quota.capacity  # every contender starts with the same burst
+        return {f"{operation}|{outcome}": n for (operation, outcome), n in self.traffic.counts.items()}
+
+    def describe_ca_certificate(self, ca_id: str) -> bytes:
+        description = self._ca_descriptions.get(ca_id.lower().removeprefix("0x"))
+        if description is None:
+            raise ApiError("ResourceNotFoundException", f"The CA certificate {ca_id} does not exist.")
+        return description
+
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[str, bytes]:
         """(operation, body) for a GET; raises ApiError for the error responses."""
-        match = _CA_PATH.match(path)
-        operation = "ListCertificatesByCA" if match else "ListCACertificates" if path == "/cacertificates" else None
+        operation = operation_of(path)
         if operation is None:
             raise ApiError("ResourceNotFoundException", f"No operation at {path}.")
         if self.quota and not self.quota.take():
             raise ApiError("ThrottlingException", "Rate exceeded")
-        if match:
-            return operation, self.list_certificates_by_ca(unquote(match.group(1)), query)
-        return operation, self.list_ca_certificates(query)
+        if operation == "ListCACertificates":
+            return operation, self.list_ca_certificates(query)
+        ca_id = unquote(path.rsplit("/", 1)[1])
+        if operation == "DescribeCACertificate":
+            return operation, self.describe_ca_certificate(ca_id)
+        return operation, self.list_certificates_by_ca(ca_id, query)
+
+
+def operation_of(path: str) -> str | None:
+    if _CA_PATH.match(path):
+        return "ListCertificatesByCA"
+    if _DESCRIBE_PATH.match(path):
+        return "DescribeCACertificate"
+    return "ListCACertificates" if path == "/cacertificates" else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -202,9 +241,12 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        if url.path.startswith(CONTROL_PREFIX):
+            self._send(200, json.dumps(api.control(url.path.removeprefix(CONTROL_PREFIX))).encode(), {})
+            return
         if api.latency_s:
             time.sleep(api.latency_s)
-        operation = "ListCertificatesByCA" if url.path.startswith("/certificates-by-ca/") else url.path
+        operation = operation_of(url.path) or url.path
         try:
             operation, body = api.answer(url.path, query)
         except ApiError as error:
@@ -250,3 +292,23 @@ def serving(api: StandInIoT) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def main() -> None:
+    """Serve a generated fleet until stdin closes: `python -m bench.server CAS PER_CA SHARE [LATENCY_S [QUOTA]]`.
+
+    The benchmark runs the server in a process of its own so that the contenders it starts do
+    not inherit its memory: Linux counts the parent's resident pages at fork/exec in the
+    child's peak RSS (ru_maxrss), and a million pre-rendered certificates are ~300 MB.
+    """
+    cas, per_ca, share, *switches = sys.argv[1:]
+    latency_s = float(switches[0]) if switches else 0.0
+    quota = float(switches[1]) if len(switches) > 1 and switches[1] != "none" else None
+    api = StandInIoT(Fleet.build(int(cas), int(per_ca), float(share)), latency_s=latency_s, quota_rps=quota)
+    with serving(api) as url:
+        print(url, flush=True)
+        sys.stdin.read()  # the harness closes stdin (or exits) to stop the server
+
+
+if __name__ == "__main__":
+    main()
