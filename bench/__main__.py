@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick and args.out is None:
         out = BENCH_DIR / "quick"  # a quick run never overwrites the committed full results
     out.mkdir(parents=True, exist_ok=True)
-    started, clock = datetime.now(UTC), time.perf_counter()
+    started, clock, load_before = datetime.now(UTC), time.perf_counter(), os.getloadavg()[0]
     rows = run_all(scenarios.quick() if args.quick else scenarios.full(), log=lambda line: print(line, flush=True))
     sizes = scenarios.SIZE_NAMES[mode]
     verdicts = judge(rows, sizes)
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         started=started.strftime("%Y-%m-%d %H:%M UTC"),
         duration_s=time.perf_counter() - clock,
         plot_name="results.png",
+        # Other work on the machine slows wall times (CPU times much less): say how busy it was.
+        load=f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end (1-minute)",
     )
     print()
     for verdict in verdicts:

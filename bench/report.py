@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import os
 import platform
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.processes import AWSCLI_REQUIREMENT
+from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
 from bench.run import Row
 from bench.scenarios import LATENCY, OURS, QUOTA, SIZE
 from bench.targets import Verdict
@@ -48,6 +49,16 @@ def versions() -> str:
     return ", ".join(
         [f"Python {platform.python_version()}"] + [f"{n} {version(n)}" for n in names] + [AWSCLI_REQUIREMENT]
     )
+
+
+def engine_version() -> str:
+    """The commit the engine (lambda/) was measured at, and whether it had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+
+    dirty = " + uncommitted changes in lambda/" if git("status", "--porcelain", "lambda/") else ""
+    return f"engine at commit {git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty}"
 
 
 def _rows_table(rows: list[Row]) -> list[str]:
@@ -136,6 +147,7 @@ def write_results(
     started: str,
     duration_s: float,
     plot_name: str,
+    load: str,
 ) -> None:
     size_note = ", ".join(f"{name} = {n:,}" for name, n in sizes.items())
     lines = [
@@ -143,8 +155,8 @@ def write_results(
         "",
         f"Produced by `{command}` ({mode} run, {size_note}) on {started}, in {duration_s / 60:.1f} minutes.",
         "",
-        f"- Machine: {machine()}",
-        f"- Versions: {versions()}",
+        f"- Machine: {machine()}; load average {load}",
+        f"- Versions: {versions()}; {engine_version()}",
         "- Endpoint: the stand-in IoT server of bench/server.py on loopback (see bench/README.md for how it "
         "differs from the real API). Each contender runs in its own process; wall, CPU and peak RSS are that "
         "process's (wait4); *scan* figures are timed inside the process after imports and client creation.",

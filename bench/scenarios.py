@@ -25,6 +25,9 @@ class Scenario:
     quota_rps: float | None = None
     all_cas: bool = False  # CA_CERTIFICATE_IDS=*: find the CAs with ListCACertificates first
     env: dict[str, str] = field(default_factory=dict)  # extra engine settings, e.g. SCAN_CONCURRENCY
+    # Runs of each contender; the one with the shortest wall time is kept, as the least disturbed
+    # by whatever else the machine is doing (short runs are cheap to repeat, long ones are not).
+    repeats: int = 1
 
     @property
     def certificates(self) -> int:
@@ -62,18 +65,18 @@ def full() -> list[Scenario]:
     1M certificates it runs at 1% flagged only (the flagged share changes nothing for it but
     the size of its output)."""
     return [
-        Scenario(SIZE, 1, 10_000, 0.01, ALL_THREE),
-        Scenario(SIZE, 1, 10_000, 0.10, ALL_THREE),
-        Scenario(SIZE, 1, 100_000, 0.01, ALL_THREE + (OURS_UTC_TIMESTAMPS,)),
-        Scenario(SIZE, 1, 100_000, 0.10, ALL_THREE),
+        Scenario(SIZE, 1, 10_000, 0.01, ALL_THREE, repeats=3),
+        Scenario(SIZE, 1, 10_000, 0.10, ALL_THREE, repeats=3),
+        Scenario(SIZE, 1, 100_000, 0.01, ALL_THREE + (OURS_UTC_TIMESTAMPS,), repeats=3),
+        Scenario(SIZE, 1, 100_000, 0.10, ALL_THREE, repeats=3),
         Scenario(SIZE, 1, 1_000_000, 0.01, ALL_THREE + (OURS_UTC_TIMESTAMPS,)),
         Scenario(SIZE, 1, 1_000_000, 0.10, PYTHON_ONLY),
         Scenario(SIZE, 10, 100_000, 0.01, ALL_THREE, all_cas=True),
         Scenario(SIZE, 10, 100_000, 0.10, PYTHON_ONLY, all_cas=True),
         # 20 pages per CA at 50 ms: one CA takes about a second, so 10 CAs show the parallelism.
-        Scenario(LATENCY, 1, 5_000, 0.01, (OURS,), latency_s=0.05),
-        Scenario(LATENCY, 10, 5_000, 0.01, (OURS,), latency_s=0.05),
-        Scenario(LATENCY, 10, 5_000, 0.01, (OURS,), latency_s=0.05, env={"SCAN_CONCURRENCY": "10"}),
+        Scenario(LATENCY, 1, 5_000, 0.01, (OURS,), latency_s=0.05, repeats=3),
+        Scenario(LATENCY, 10, 5_000, 0.01, (OURS,), latency_s=0.05, repeats=3),
+        Scenario(LATENCY, 10, 5_000, 0.01, (OURS,), latency_s=0.05, env={"SCAN_CONCURRENCY": "10"}, repeats=3),
         # 300 pages at 10 req/s: a 30 s scan that cannot go faster than the quota.
         Scenario(QUOTA, 10, 7_500, 0.01, PYTHON_ONLY, quota_rps=10, all_cas=True),
     ]
@@ -89,7 +92,7 @@ def quick() -> list[Scenario]:
         Scenario(SIZE, 3, 5_000, 0.01, PYTHON_ONLY, all_cas=True),
         Scenario(LATENCY, 1, 1_000, 0.01, (OURS,), latency_s=0.05),
         Scenario(LATENCY, 10, 1_000, 0.01, (OURS,), latency_s=0.05),
-        Scenario(QUOTA, 2, 2_500, 0.01, (OURS,), quota_rps=10, all_cas=True),
+        Scenario(QUOTA, 2, 5_000, 0.01, (OURS,), quota_rps=10, all_cas=True),
     ]
 
 

@@ -225,10 +225,22 @@ def test_botocore_retries_a_throttled_request_until_it_succeeds(fleet):
     assert api.traffic.pages("ListCertificatesByCA") == 1
 
 
+def test_token_bucket_allows_one_request_at_a_time_by_default():
+    # Given 10 requests/s with the default burst, on a clock the test moves
+    now = [0.0]
+    bucket = TokenBucket(10, clock=lambda: now[0])
+    # When 2 requests come at once, then 2 more 0.1 s later
+    first = [bucket.take(), bucket.take()]
+    now[0] = 0.1
+    later = [bucket.take(), bucket.take()]
+    # Then one passes each time: no burst beyond the rate
+    assert first == later == [True, False]
+
+
 def test_token_bucket_allows_the_burst_then_the_rate():
     # Given 10 requests/s with a burst of 10, on a clock the test moves
     now = [0.0]
-    bucket = TokenBucket(10, clock=lambda: now[0])
+    bucket = TokenBucket(10, burst=10, clock=lambda: now[0])
     # When 11 requests come at once, then 0.25 s later 3 more
     first = [bucket.take() for _ in range(11)]
     now[0] = 0.25
