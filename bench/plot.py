@@ -7,7 +7,13 @@ from pathlib import Path
 from bench.run import Row
 from bench.scenarios import SIZE
 
-COLOURS = {"ours": "tab:blue", "floor": "tab:gray", "awscli": "tab:red", "ours+utc-timestamps": "tab:cyan"}
+COLOURS = {
+    "ours": "tab:blue",
+    "floor": "tab:gray",
+    "awscli": "tab:red",
+    "ours+utc-timestamps": "tab:cyan",
+    "ours+json-pages": "tab:green",
+}
 
 
 def plot(rows: list[Row], path: Path, title: str) -> None:

@@ -195,7 +195,9 @@ def write_results(
         "flagged ones.",
         "- `ours+utc-timestamps` is ours with a change proposed for the engine (its clients parse epoch "
         "timestamps with `datetime.fromtimestamp(value, UTC)` instead of botocore's default, which goes through "
-        "dateutil's `tzlocal()` per certificate); it is not what lambda/ ships yet.",
+        "dateutil's `tzlocal()` per certificate); `ours+json-pages` adds a second proposed change (its IoT "
+        "client reads ListCertificatesByCA pages with `json.loads` in a `before-parse` hook instead of "
+        "botocore's shape walker). Neither is what lambda/ ships yet.",
         f"- {math.ceil(sum(r.process_wall_s for r in rows))} s of contender processes in total.",
         "",
     ]
