@@ -18,11 +18,23 @@ from pathlib import Path
 
 from bench import scenarios
 from bench.plot import plot
-from bench.report import write_results
-from bench.run import run_all
+from bench.report import engine_version, machine, versions, write_results
+from bench.run import Row, run_all
 from bench.targets import judge
 
 BENCH_DIR = Path(__file__).resolve().parent
+
+
+def render(out: Path, rows: list[Row], meta: dict) -> list:
+    """Judge the targets and write RESULTS.md and the plot from a run's rows and facts."""
+    verdicts = judge(rows, scenarios.SIZE_NAMES[meta["mode"]])
+    plot(rows, out / "results.png", f"IoT certificate audit benchmark ({meta['mode']} run)")
+    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png")
+    for verdict in verdicts:
+        outcome = {True: "pass", False: "FAIL", None: "not measured"}[verdict.passed]
+        print(f"{outcome:>12}  {verdict.target}: {verdict.measured}")
+    print(f"\nWrote {out / 'RESULTS.md'} and {out / 'results.png'}")
+    return verdicts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,39 +43,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="folder for RESULTS.md, results.png, results.json (default: bench/)"
     )
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    out = args.out or BENCH_DIR
-    if args.quick and args.out is None:
-        out = BENCH_DIR / "quick"  # a quick run never overwrites the committed full results
-    out.mkdir(parents=True, exist_ok=True)
-    started, clock, load_before = datetime.now(UTC), time.perf_counter(), os.getloadavg()[0]
-    rows = run_all(scenarios.quick() if args.quick else scenarios.full(), log=lambda line: print(line, flush=True))
-    sizes = scenarios.SIZE_NAMES[mode]
-    verdicts = judge(rows, sizes)
-    command = "python -m bench" + (" --quick" if args.quick else "")
-    plot(rows, out / "results.png", f"IoT certificate audit benchmark ({mode} run)")
-    (out / "results.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1))
-    write_results(
-        out / "RESULTS.md",
-        rows,
-        verdicts,
-        sizes,
-        mode=mode,
-        command=command,
-        started=started.strftime("%Y-%m-%d %H:%M UTC"),
-        duration_s=time.perf_counter() - clock,
-        plot_name="results.png",
-        # Other work on the machine slows wall times (CPU times much less): say how busy it was.
-        load=f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end (1-minute)",
+    parser.add_argument(
+        "--rerender", action="store_true", help="rewrite RESULTS.md and the plot from results.json, without running"
     )
+    args = parser.parse_args(argv)
+    out = args.out or (BENCH_DIR / "quick" if args.quick else BENCH_DIR)  # quick never overwrites the full results
+    out.mkdir(parents=True, exist_ok=True)
+    if args.rerender:
+        saved = json.loads((out / "results.json").read_text())
+        rows = [Row.from_dict(row) for row in saved["rows"]]
+        render(out, rows, saved["meta"])
+        return 0
+    mode = "quick" if args.quick else "full"
+    meta = run_facts(mode, command="python -m bench" + (" --quick" if args.quick else ""))
+    clock = time.perf_counter()
+    rows = run_all(scenarios.quick() if args.quick else scenarios.full(), log=lambda line: print(line, flush=True))
+    # Other work on the machine slows wall times (CPU times much less): say how busy it was.
+    meta.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [r.as_dict() for r in rows]}, indent=1))
     print()
-    for verdict in verdicts:
-        outcome = {True: "pass", False: "FAIL", None: "not measured"}[verdict.passed]
-        print(f"{outcome:>12}  {verdict.target}: {verdict.measured}")
-    print(f"\nWrote {out / 'RESULTS.md'} and {out / 'results.png'}")
-    wrong = [r for r in rows if not r.correct]
-    return 1 if wrong else 0
+    render(out, rows, meta)
+    return 1 if any(not r.correct for r in rows) else 0
+
+
+def run_facts(mode: str, command: str) -> dict:
+    """What RESULTS.md says about the run, taken before it starts (the engine may change during it)."""
+    return {
+        "mode": mode,
+        "command": command,
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_before": os.getloadavg()[0],
+        "machine": machine(),
+        "versions": f"{versions()}; {engine_version()}",
+    }
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
 from bench.run import Row
-from bench.scenarios import LATENCY, OURS, QUOTA, SIZE
+from bench.scenarios import LATENCY, OURS, QUOTA, SIZE, SIZE_NAMES
 from bench.targets import Verdict
 
 # Service Quotas, AWS IoT Core (service code iotcore), "ListCertificatesByCA API TPS",
@@ -78,7 +78,7 @@ def _rows_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def sizing(rows: list[Row], sizes: dict[str, int]) -> list[str]:
+def sizing(rows: list[Row]) -> list[str]:
     """Certificates per invocation, memory setting, and what happens past that size."""
     largest = max(
         (r for r in rows if r.group == SIZE and r.contender == OURS and r.cas == 1), key=lambda r: r.certificates
@@ -136,27 +136,18 @@ def sizing(rows: list[Row], sizes: dict[str, int]) -> list[str]:
     ]
 
 
-def write_results(
-    path: Path,
-    rows: list[Row],
-    verdicts: list[Verdict],
-    sizes: dict[str, int],
-    *,
-    mode: str,
-    command: str,
-    started: str,
-    duration_s: float,
-    plot_name: str,
-    load: str,
-) -> None:
+def write_results(path: Path, rows: list[Row], verdicts: list[Verdict], meta: dict, *, plot_name: str) -> None:
+    sizes = SIZE_NAMES[meta["mode"]]
     size_note = ", ".join(f"{name} = {n:,}" for name, n in sizes.items())
+    load = f"{meta['load_before']:.1f} at the start and {meta['load_after']:.1f} at the end (1-minute)"
     lines = [
         "# Benchmark results",
         "",
-        f"Produced by `{command}` ({mode} run, {size_note}) on {started}, in {duration_s / 60:.1f} minutes.",
+        f"Produced by `{meta['command']}` ({meta['mode']} run, {size_note}) on {meta['started']}, "
+        f"in {meta['duration_s'] / 60:.1f} minutes.",
         "",
-        f"- Machine: {machine()}; load average {load}",
-        f"- Versions: {versions()}; {engine_version()}",
+        f"- Machine: {meta['machine']}; load average {load}",
+        f"- Versions: {meta['versions']}",
         "- Endpoint: the stand-in IoT server of bench/server.py on loopback (see bench/README.md for how it "
         "differs from the real API). Each contender runs in its own process; wall, CPU and peak RSS are that "
         "process's (wait4); *scan* figures are timed inside the process after imports and client creation.",
@@ -181,7 +172,7 @@ def write_results(
             for r in quota
         ]
         lines.append("")
-    lines += sizing(rows, sizes)
+    lines += sizing(rows)
     lines += [
         "## How to read this",
         "",

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from bench.processes import REPO_ROOT, base_env, run_awscli, run_python_contender
 from bench.scenarios import AWSCLI, Scenario
@@ -62,6 +62,10 @@ class Row:
 
     def as_dict(self) -> dict:
         return asdict(self) | {"certificates_per_s": self.certificates_per_s, "pages_exact": self.pages_exact}
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> Row:
+        return cls(**{f.name: saved[f.name] for f in fields(cls)})
 
 
 class StandIn:
