@@ -100,6 +100,12 @@ def sizing(rows: list[Row]) -> list[str]:
     vcpu = min(1.0, memory / LAMBDA_FULL_VCPU_MB)
     per_invocation = usable_s * min(quota_rate, cpu_rate * vcpu)
     limit = "the quota, not the client's CPU" if quota_rate <= cpu_rate * vcpu else "the client's CPU"
+    low, high = min(by_share), max(by_share)
+    extra_findings = largest.certificates * (high - low)
+    per_finding_kb = (
+        (by_share[high].peak_rss_mb - by_share[low].peak_rss_mb) * 1024 / extra_findings if extra_findings else 0
+    )
+    max_findings = round(largest.certificates * high)
     rss_lines = ", ".join(f"{s:.0%} flagged: {r.peak_rss_mb:.0f} MB" for s, r in sorted(by_share.items()))
     return [
         "## Sizing and scale",
@@ -112,23 +118,25 @@ def sizing(rows: list[Row]) -> list[str]:
         f"- **One invocation.** Lambda runs at most {LAMBDA_MAX_S // 60} minutes and the engine stops "
         f"{TIME_RESERVE_S} s early, leaving {usable_s} s of scanning. On this machine ours scans "
         f"{cpu_rate:,.0f} certificates per CPU-second, so with {memory} MB "
-        f"(≈ {vcpu:.2f} vCPU) the limit is {limit} and one invocation scans about "
+        f"(≈ {vcpu:.2f} vCPU) the limit is {limit}, and one invocation scans about "
         f"**{per_invocation / 1e6:.1f} million certificates** at the default quota "
         f"({usable_s} s × {per_invocation / usable_s:,.0f} certificates/s), less whatever else in the account "
         "calls ListCertificatesByCA at the same time.",
         f"- **Memory setting.** Peak RSS of ours at {largest.certificates:,} certificates: {rss_lines}. "
-        f"Findings are the only thing that grows with N (about 1–2 KB each, plus the report), so memory scales "
-        f"with the number of *flagged* certificates, not with N. Keeping the quota busy needs about "
+        f"It grows with the number of *findings*, not with N: {per_finding_kb:.1f} KB per finding between the "
+        "flagged shares measured, most of it while `fit_report` builds the SNS message of every finding once "
+        "before trimming it to 256 KB (see the proposed changes). Keeping the quota busy needs about "
         f"{memory_for_quota:,.0f} MB of CPU share; twice the measured peak is {memory_for_rss:,.0f} MB. "
         f"**Use {memory} MB** (the next Lambda size above both); a run with more than the "
-        f"{round(largest.certificates * max(by_share)):,} findings measured here needs it re-measured.",
+        f"{max_findings:,} findings measured here needs it re-measured (about {per_finding_kb:.1f} KB each).",
         f"- **Past that size.** A fleet beyond ~{per_invocation / 1e6:.1f}M certificates (or a busier quota) "
         "cannot be scanned in one invocation; today the engine then reports the unfinished CAs as "
         "`ScanIncomplete`. The design for continuing (a later step): each invocation returns a checkpoint "
         "`{caCertificateIds still to scan, the CA in progress, its last nextMarker, counts so far}`; a Step "
         "Functions state machine loops the function with that checkpoint as the next input until no CA is "
         "left (no extra store needed, state stays well under the 256 KB payload limit as long as findings go "
-        "to S3 or are counted, not carried). Markers are opaque and may expire, so a resumed CA whose marker "
+        "to S3 or are counted, not carried). Markers are opaque and how long they stay valid is not documented, "
+        "so a resumed CA whose marker "
         "is refused restarts from its first page, and counts are per CA so that restart is exact. "
         "Alternatively one invocation per CA (Map state, concurrency bounded so the CAs together stay under "
         "the quota) when no single CA exceeds the per-invocation size.",
