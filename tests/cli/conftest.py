@@ -14,6 +14,15 @@ from cert_audit.observability import logger
 from tests.integration.conftest import ACCOUNT, REGION, alerts, aws, backend, fresh_state, no_backoff  # noqa: F401
 
 
+def seed_fleet(iot_backend, *fleets: list[str], mode: str = "DEFAULT") -> list[str]:
+    """One CA per fleet (the statuses of its device certificates, in order of creation); their IDs."""
+    ca_ids = []
+    for number, statuses in enumerate(fleets):
+        ca_ids.append(emulator.seed_ca(iot_backend, f"ca-{number}"))
+        emulator.seed_certificates(iot_backend, ca_ids[-1], statuses, mode=mode)
+    return ca_ids
+
+
 @pytest.fixture
 def failing_cas(monkeypatch) -> set[str]:
     """CA IDs added to the returned set answer ListCertificatesByCA with UnauthorizedException,

@@ -21,7 +21,7 @@ from cert_audit.aws import make_clients
 from cert_audit.config import load_config
 from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
 from cert_audit.message import subject
-from tests.cli.conftest import ACCOUNT, REGION
+from tests.cli.conftest import ACCOUNT, REGION, seed_fleet
 
 FLEET_A = ["ACTIVE"] * 500 + ["REVOKED"] * 4 + ["INACTIVE"] * 2 + ["REGISTER_INACTIVE"] * 1
 FLEET_B = ["ACTIVE"] * 120 + ["PENDING_TRANSFER"] * 3 + ["INACTIVE"] * 1
@@ -32,10 +32,7 @@ PER_RUN = {"auditId", "startedAt", "finishedAt"}
 
 @pytest.fixture
 def two_cas(backend):
-    ca_a, ca_b = seed_ca(backend, "a"), seed_ca(backend, "b")
-    seed_certificates(backend, ca_a, FLEET_A, mode="SNI_ONLY")
-    seed_certificates(backend, ca_b, FLEET_B)
-    return ca_a, ca_b
+    return tuple(seed_fleet(backend, FLEET_A, FLEET_B, mode="SNI_ONLY"))
 
 
 def engine_report(**kwargs) -> dict:
@@ -122,8 +119,7 @@ def test_table_shows_the_counts(two_cas, run):
 
 def test_table_lists_at_most_50_findings_and_says_where_the_rest_are(backend, run):
     # Given more findings than a terminal table should hold
-    ca = seed_ca(backend, "many")
-    seed_certificates(backend, ca, ["REVOKED"] * (cli.TABLE_FINDINGS_MAX + 7))
+    seed_fleet(backend, ["REVOKED"] * (cli.TABLE_FINDINGS_MAX + 7))
 
     # When the CLI prints its table
     _, out, _ = run("--fail-on", "never")
@@ -240,10 +236,7 @@ EXPECTED_EXIT = {
 @pytest.mark.parametrize("outcome, fail_on", sorted(EXPECTED_EXIT))
 def test_exit_code(backend, failing_cas, run, outcome, fail_on):
     # Given a fleet with that outcome (the first CA fails where the outcome has errors)
-    cas = []
-    for number, fleet in enumerate(OUTCOMES[outcome]["fleets"]):
-        cas.append(seed_ca(backend, f"ca-{number}"))
-        seed_certificates(backend, cas[-1], fleet)
+    cas = seed_fleet(backend, *OUTCOMES[outcome]["fleets"])
     if OUTCOMES[outcome]["fail"]:
         failing_cas.add(cas[0])
 
@@ -260,8 +253,7 @@ def test_exit_code(backend, failing_cas, run, outcome, fail_on):
 
 def test_failed_ca_is_in_the_table_not_on_stderr(backend, failing_cas, run):
     # Given one CA that fails
-    ca = seed_ca(backend, "denied")
-    seed_certificates(backend, ca, CLEAN)
+    [ca] = seed_fleet(backend, CLEAN)
     failing_cas.add(ca)
 
     # When the CLI prints its table
@@ -365,9 +357,7 @@ def test_progress_line_shows_rate_and_totals():
 
 def test_ctrl_c_reports_what_was_scanned_as_partial(backend, alerts, run, monkeypatch):
     # Given two CAs of three pages each, and both scans held after their first page
-    cas = [seed_ca(backend, name) for name in ("a", "b")]
-    for ca in cas:
-        seed_certificates(backend, ca, ["REVOKED"] * 600)
+    cas = seed_fleet(backend, ["REVOKED"] * 600, ["REVOKED"] * 600)
     first_pages = threading.Semaphore(0)
     resume = threading.Event()
     real_make_clients = cli.make_clients
