@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from cert_audit.config import ALL_CAS
 from infra import constants
 from infra.config import StackConfig
 
@@ -22,7 +23,7 @@ from infra.config import StackConfig
 def function_environment(config: StackConfig, topic_arn: str) -> dict[str, str]:
     """The function's environment, in the engine's contract (cert_audit.config.load_config)."""
     return {
-        "CA_CERTIFICATE_IDS": ",".join(config.ca_certificate_ids) or "*",
+        "CA_CERTIFICATE_IDS": ",".join(config.ca_certificate_ids) or ALL_CAS,
         "ALERT_TOPIC_ARN": topic_arn,
         "FLAGGED_STATUSES": ",".join(config.flagged_statuses),
         "NOTIFY_ON": config.notify_on,

@@ -213,7 +213,9 @@ def _explanation(config: StackConfig) -> str:
             f"Runs on `{config.schedule.expression}` and lists the device certificates of {scope} "
             "(ListCertificatesByCA). A certificate in a flagged status "
             f"({', '.join(config.flagged_statuses)}) is a **finding**: a revoked or inactive certificate "
-            "still registered is a hygiene and compliance gap that Device Defender Audit does not report.",
+            "still registered is a hygiene and compliance gap that Device Defender Audit does not report. "
+            "Each CA is described too: a CA that is not ACTIVE while device certificates it signed still are, "
+            "or a CA certificate expired or about to expire, is also a finding.",
             "Findings are emailed to the alert topic's subscribers with the full JSON report.",
             f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue. "
             f"What to do when one fires: see {runbook} of the project's README.",
