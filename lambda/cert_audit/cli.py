@@ -16,6 +16,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -221,7 +222,7 @@ def scan(args: argparse.Namespace) -> int:
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
     if args.format != "table" or output:
         for ca in report["cas"]:  # the table shows them; the other outputs may go unread
             if ca["error"]:
@@ -352,6 +353,16 @@ def publish_report(args: argparse.Namespace, report: dict) -> None:
         publish(sns, args.publish, build_message(fit_report(report)))
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"could not publish to {args.publish} ({error}); check the ARN and sns:Publish") from None
+
+
+def write_stdout(text: str) -> None:
+    """Write the output; a reader that stops early (`| head`) is not an error of the audit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def interrupted(report: dict) -> bool:

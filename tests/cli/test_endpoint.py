@@ -57,6 +57,22 @@ def test_json_on_stdout_and_nothing_else(endpoint):
     assert [ca_["pages"] for ca_ in report["cas"]] == [2]
 
 
+def test_a_reader_that_stops_early_is_no_error(endpoint):
+    # Given a CA with findings
+    url, backend = endpoint
+    seed_certificates(backend, seed_ca(backend, "ca"), ["REVOKED"] * 10)
+
+    # When the output goes to a reader that is gone before it is written (`| head` that has enough)
+    command = cert_audit("--endpoint-url", url, "--format", "csv")
+    scan = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    scan.stdout.close()
+    scan.wait(timeout=60)
+
+    # Then the command ends as it would have (1: findings), without a traceback
+    assert scan.returncode == 1
+    assert scan.stderr.read() == b""
+
+
 def test_ctrl_c_gives_a_partial_report(endpoint, monkeypatch):
     # Given a CA of many pages, served slowly enough to interrupt, and a count of the pages served
     url, backend = endpoint
