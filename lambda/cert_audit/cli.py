@@ -186,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or argparse's own usage error (exit code 2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERRORS
     if args.command == "demo":
-        from cert_audit import demo  # imports moto, a development dependency: only when asked for
-
+        try:
+            from cert_audit import demo  # imports moto, a development dependency: only when asked for
+        except ImportError as error:
+            print(
+                f"cert-audit: error: the demo needs the development dependencies ({error}); run `make dev`",
+                file=sys.stderr,
+            )
+            return EXIT_ERRORS
         return demo.main(args.report_file)
     try:
         return scan(args)
@@ -237,14 +243,17 @@ def scan(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def quiet_logs():
-    """Keep the engine's JSON log lines (one per CA, for CloudWatch) off stdout, where the
-    report goes; warnings and errors still show."""
-    level = logger.log_level
+    """Keep the engine's JSON log lines (one per CA, for CloudWatch) out of sight, and off
+    stdout, where the report goes: warnings and errors still show, on stderr."""
+    handler = logger.registered_handler
+    level, stream = logger.log_level, handler.stream
     logger.setLevel(logging.WARNING)
+    handler.stream = sys.stderr  # not setStream(), which flushes the old stream, maybe closed by now
     try:
         yield
     finally:
         logger.setLevel(level)
+        handler.stream = stream
 
 
 def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppression]]:

@@ -163,13 +163,14 @@ def invoke(cas: dict[str, DemoCa], topic_arn: str) -> Run:
         lambda request: next((code for ca_id, code in failing.items() if ca_id in request.url), None),
     )
     stdout, logs = io.StringIO(), io.StringIO()
-    log_stream = logger.registered_handler.setStream(logs)  # the logger holds the stdout of its import
+    log_handler = logger.registered_handler
+    log_stream, log_handler.stream = log_handler.stream, logs  # it holds the stdout of its import
     started = time.monotonic()
     try:
         with contextlib.redirect_stdout(stdout):
             result = handler.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext())
     finally:
-        logger.registered_handler.setStream(log_stream)
+        log_handler.stream = log_stream
         handler.clients.cache_clear()
     return Run(result, time.monotonic() - started, calls, stdout.getvalue(), logs.getvalue())
 

@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+import cert_audit
 from cert_audit import cli, scan
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients
 from cert_audit.config import load_config
 from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
 from cert_audit.message import subject
+from cert_audit.observability import logger
 from tests.cli.conftest import ACCOUNT, REGION, seed_fleet
 
 FLEET_A = ["ACTIVE"] * 500 + ["REVOKED"] * 4 + ["INACTIVE"] * 2 + ["REGISTER_INACTIVE"] * 1
@@ -475,6 +477,40 @@ def test_rejected_credentials(aws, run, monkeypatch):
     assert code == 2
     assert err.startswith("cert-audit: error: AWS rejected the credentials (UnrecognizedClientException: ")
     assert err.rstrip().endswith("refresh them (e.g. `aws sso login`) or pass another --profile")
+
+
+def test_engine_logs_stay_off_stdout(two_cas, run, monkeypatch):
+    # Given an engine that logs an INFO line (per CA, for CloudWatch) and a warning during the audit
+    real_run_audit = cli.run_audit
+
+    def run_audit(*args, **kwargs):
+        logger.info("CA scanned, as the engine logs it")
+        logger.warning("something the user should see")
+        return real_run_audit(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "run_audit", run_audit)
+    level = logger.log_level
+
+    # When the CLI writes JSON
+    _, out, err = run("--format", "json")
+
+    # Then stdout is the report alone, the warning is on stderr, and the logger is as it was
+    assert json.loads(out)["summary"]["findings"] == 8
+    assert "something the user should see" in err and "CA scanned" not in err + out
+    assert logger.log_level == level
+
+
+def test_demo_without_the_development_dependencies(capsys, monkeypatch):
+    # Given an installation without moto (the Lambda's dependencies only)
+    monkeypatch.setitem(sys.modules, "moto", None)
+    monkeypatch.setitem(sys.modules, "cert_audit.demo", None)
+    monkeypatch.delattr(cert_audit, "demo", raising=False)
+
+    # When the user asks for the demo, then one line says what to install
+    assert cli.main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cert-audit: error: the demo needs the development dependencies (")
+    assert err.endswith("run `make dev`\n")
 
 
 def test_argparse_errors_exit_2(capsys):
