@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import boto3
 import pytest
 
 from cert_audit import cli, emulator
@@ -24,22 +25,32 @@ def seed_fleet(iot_backend, *fleets: list[str], mode: str = "DEFAULT") -> list[s
 
 
 @pytest.fixture
-def failing_cas(monkeypatch) -> set[str]:
+def iot_faults(monkeypatch):
+    """add(operation, rule): every IoT client made from now on, the CLI's included, answers
+    `operation` as `rule` says (see emulator.inject_faults)."""
+    rules = []
+    real_client = boto3.Session.client
+
+    def client(session, service, *args, **kwargs):
+        made = real_client(session, service, *args, **kwargs)
+        if service == "iot":
+            for operation, rule in rules:
+                emulator.inject_faults(made, operation, rule)
+        return made
+
+    monkeypatch.setattr(boto3.Session, "client", client)
+    return lambda operation, rule: rules.append((operation, rule))
+
+
+@pytest.fixture
+def failing_cas(iot_faults) -> set[str]:
     """CA IDs added to the returned set answer ListCertificatesByCA with UnauthorizedException,
-    as a missing IAM permission would; injected into the clients the CLI creates."""
+    as a missing IAM permission would."""
     failing: set[str] = set()
-    real_make_clients = cli.make_clients
-
-    def make_clients(session=None, endpoint_url=None):
-        iot, sns = real_make_clients(session, endpoint_url)
-        emulator.inject_faults(
-            iot,
-            "ListCertificatesByCA",
-            lambda request: "UnauthorizedException" if any(ca in request.url for ca in failing) else None,
-        )
-        return iot, sns
-
-    monkeypatch.setattr(cli, "make_clients", make_clients)
+    iot_faults(
+        "ListCertificatesByCA",
+        lambda request: "UnauthorizedException" if any(ca in request.url for ca in failing) else None,
+    )
     return failing
 
 

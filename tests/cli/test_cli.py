@@ -20,7 +20,7 @@ from cert_audit import cli, scan
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients
 from cert_audit.config import load_config
-from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
+from cert_audit.emulator import seed_ca, seed_certificates
 from cert_audit.message import subject
 from cert_audit.observability import logger
 from tests.cli.conftest import ACCOUNT, REGION, seed_fleet
@@ -267,6 +267,18 @@ def test_failed_ca_is_in_the_table_not_on_stderr(backend, failing_cas, run):
     assert f"- CA {ca}: UnauthorizedException: Injected UnauthorizedException" in out
 
 
+def test_ca_discovery_refused_is_a_scan_error(two_cas, run, iot_faults):
+    # Given credentials that may not list the account's CAs (no iot:ListCACertificates)
+    iot_faults("ListCACertificates", lambda request: "UnauthorizedException")
+
+    # When the CLI audits every CA (no --ca)
+    code, out, _ = run()
+
+    # Then the run is a scan error that says which call failed, not a crash or a clean pass
+    assert code == 2
+    assert "- CA *: UnauthorizedException: Could not list the account's CAs: " in out
+
+
 def test_help_documents_exit_codes_and_fail_on(capsys):
     # When the user asks for help, then it exits 0 and states every exit code and --fail-on value
     assert cli.main(["scan", "--help"]) == 0
@@ -460,17 +472,9 @@ def test_missing_credentials(capsys, tmp_path, monkeypatch):
     assert capsys.readouterr().err == f"cert-audit: error: {cli.NO_CREDENTIALS}\n"
 
 
-def test_rejected_credentials(aws, run, monkeypatch):
+def test_rejected_credentials(aws, run, iot_faults):
     # Given credentials AWS does not recognise: IoT answers the CLI's first call with that error
-    real_client = boto3.Session.client
-
-    def client(session, service, *args, **kwargs):
-        made = real_client(session, service, *args, **kwargs)
-        if service == "iot":
-            inject_faults(made, "ListCACertificates", lambda request: "UnrecognizedClientException")
-        return made
-
-    monkeypatch.setattr(boto3.Session, "client", client)
+    iot_faults("ListCACertificates", lambda request: "UnrecognizedClientException")
 
     # When the CLI runs, then it says the credentials were refused and what to do
     code, _, err = run()
