@@ -87,7 +87,7 @@ FLEET = (
         accepted="Batch 7 is re-registered by the manufacturer next month (CHG-2041)",
     ),
     DemoCa("retired-2019", {"ACTIVE": 40, "REVOKED": 4}, status="INACTIVE"),
-    DemoCa("partner-gateways", {"ACTIVE": 380, "REVOKED": 2}, fails_with="UnauthorizedException"),
+    DemoCa("partner-gateways", {"ACTIVE": 380, "REVOKED": 2}, fails_with="AccessDeniedException"),
 )
 
 
@@ -157,11 +157,19 @@ def invoke(cas: dict[str, DemoCa], topic_arn: str) -> Run:
     for client in (iot, sns):
         client.meta.events.register("provide-client-params", count)  # once per call, not per retry
     failing = {ca_id: ca.fails_with for ca_id, ca in cas.items() if ca.fails_with}
-    emulator.inject_faults(
-        iot,
-        "ListCertificatesByCA",
-        lambda request: next((code for ca_id, code in failing.items() if ca_id in request.url), None),
-    )
+
+    def refuse(request):
+        # Worded as IAM words it when the function's role lacks the permission for one CA.
+        for ca_id, code in failing.items():
+            if ca_id in request.url:
+                return code, (
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{FUNCTION_NAME}-role/{FUNCTION_NAME} is not "
+                    f"authorized to perform: iot:ListCertificatesByCA on resource: "
+                    f"arn:aws:iot:{REGION}:{ACCOUNT}:cacert/{ca_id}"
+                )
+        return None
+
+    emulator.inject_faults(iot, "ListCertificatesByCA", refuse)
     stdout, logs = io.StringIO(), io.StringIO()
     log_handler = logger.registered_handler
     log_stream, log_handler.stream = log_handler.stream, logs  # it holds the stdout of its import

@@ -228,6 +228,7 @@ def error_response(client, code: str, message: str) -> AWSResponse:
 ERROR_STATUS = {
     "ThrottlingException": 400,
     "InvalidRequestException": 400,
+    "AccessDeniedException": 403,  # IAM's denial, which any operation may answer
     "UnauthorizedException": 401,
     "InternalFailureException": 500,
     "ServiceUnavailableException": 503,
@@ -235,10 +236,11 @@ ERROR_STATUS = {
     "InternalError": 500,
 }
 
-# Decides, for one outgoing request, the error to answer with: an error code (the service's
-# error response), an exception to raise as the HTTP layer would (e.g. a connection error),
-# or None to let the request through.
-FaultRule = Callable[[object], "str | Exception | None"]
+# Decides, for one outgoing request, the error to answer with: an error code (answered with
+# the service's error response and the message "Injected <code>"), a (code, message) pair,
+# an exception to raise as the HTTP layer would (e.g. a connection error), or None to let
+# the request through.
+FaultRule = Callable[[object], "str | tuple[str, str] | Exception | None"]
 
 
 def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]:
@@ -253,9 +255,9 @@ def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]
         fault = rule(request)
         if isinstance(fault, Exception):
             raise fault
-        if fault:
-            return error_response(client, fault, f"Injected {fault}")
-        return None
+        if isinstance(fault, str):
+            fault = (fault, f"Injected {fault}")
+        return error_response(client, *fault) if fault else None
 
     # First, so that the answer is ours rather than the emulator's.
     client.meta.events.register_first(event, handler)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, FINDING_TYPES
+from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, severity_rank
 
 SNS_MAX_BYTES = 256 * 1024
 # Room for the subject and message attributes, which count towards the SNS limit too.
@@ -61,13 +61,14 @@ def _finding_lines(finding: dict, region: str | None) -> str:
 
 
 def _grouped_by_type(findings: list[dict], region: str | None) -> list[str]:
-    """Findings under a heading per type, types in FINDING_TYPES order, worst first within."""
+    """Findings under a heading per type, the type with the worst finding first, worst first within."""
+    groups: dict[str, list[dict]] = {}
+    for finding in findings:  # already worst first, so each group's first finding is its worst
+        groups.setdefault(finding.get("type"), []).append(finding)
     lines = []
-    for kind in FINDING_TYPES + tuple(sorted({f.get("type") for f in findings} - set(FINDING_TYPES), key=str)):
-        of_kind = [f for f in findings if f.get("type") == kind]
-        if of_kind:
-            lines += [f"{kind} ({len(of_kind):,})", ""]
-            lines += [_finding_lines(finding, region) for finding in of_kind]
+    for kind, of_kind in sorted(groups.items(), key=lambda group: severity_rank(group[1][0]["severity"])):
+        lines += [f"{kind} ({len(of_kind):,})", ""]
+        lines += [_finding_lines(finding, region) for finding in of_kind]
     return lines
 
 

@@ -339,7 +339,6 @@ def test_unknown_status_is_counted_under_its_own_name(backend, alerts, context, 
     assert result["summary"]["casFailed"] == 0
 
 
-
 def test_cas_are_scanned_concurrently_within_the_bound(backend, alerts, context, monkeypatch):
     # Given five CAs of a few pages each and SCAN_CONCURRENCY=2
     cas = [seed_ca(backend, f"c{n}") for n in range(5)]
