@@ -18,20 +18,29 @@ from constructs import Construct
 from cert_audit.config import ALL_CAS
 from infra import constants
 from infra.config import StackConfig
+from infra.suppressions import suppressions_parameter
 
 
-def function_environment(config: StackConfig, topic_arn: str) -> dict[str, str]:
-    """The function's environment, in the engine's contract (cert_audit.config.load_config)."""
-    return {
+def function_environment(config: StackConfig, topic_arn: str, suppressions_parameter: str | None) -> dict[str, str]:
+    """The function's environment, in the engine's contract (cert_audit.config.load_config).
+
+    The optional checks' variables are left out when off, as the engine reads an absent one."""
+    environment = {
         "CA_CERTIFICATE_IDS": ",".join(config.ca_certificate_ids) or ALL_CAS,
         "ALERT_TOPIC_ARN": topic_arn,
         "FLAGGED_STATUSES": ",".join(config.flagged_statuses),
         "NOTIFY_ON": config.notify_on,
         "METRICS_DETAIL": config.metrics_detail,
+        "CA_EXPIRY_WARNING_DAYS": str(config.ca_expiry_warning_days),
         "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": constants.LOG_LEVEL,
     }
+    if config.max_certificate_age_days is not None:
+        environment["MAX_CERTIFICATE_AGE_DAYS"] = str(config.max_certificate_age_days)
+    if suppressions_parameter:
+        environment["SUPPRESSIONS_PARAMETER"] = suppressions_parameter
+    return environment
 
 
 class AuditFunction(Construct):
@@ -62,6 +71,18 @@ class AuditFunction(Construct):
         )
         # What SNS needs of the caller to publish to a KMS-encrypted topic; no wildcard action.
         key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        # Only with a suppressions file: the parameter, and the one read Powertools makes of it
+        # (not parameter.grant_read, which adds GetParameters and GetParameterHistory).
+        self.suppressions = None
+        if config.suppressions:
+            self.suppressions = suppressions_parameter(self, "Suppressions", config.suppressions)
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadTheSuppressions",
+                    actions=["ssm:GetParameter"],
+                    resources=[self.suppressions.parameter_arn],
+                )
+            )
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -88,7 +109,9 @@ class AuditFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
-            environment=function_environment(config, topic.topic_arn),
+            environment=function_environment(
+                config, topic.topic_arn, self.suppressions.parameter_name if self.suppressions else None
+            ),
             retry_attempts=constants.ASYNC_RETRY_ATTEMPTS,
             # A destination rather than a function DLQ: the record carries the error and
             # the request, not only the event.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from cert_audit.config import (
     ALL_CAS,
+    DAYS_MAX,
     DEFAULT_FLAGGED_STATUSES,
     METRICS_DETAIL_CHOICES,
     NOTIFY_CHOICES,
@@ -26,6 +27,7 @@ from cert_audit.config import (
 from infra.constants import TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
 from infra.schedule import Schedule, parse_schedule
+from infra.suppressions import Suppressions, load_suppressions
 
 # The defaults, also written out in cdk.json for users to read and edit (a test keeps them equal).
 DEFAULTS: dict[str, object] = {
@@ -37,6 +39,9 @@ DEFAULTS: dict[str, object] = {
     "alarmOnFindings": False,
     "metricsDetail": "ca",
     "runbookUrl": "",
+    "caExpiryWarningDays": 90,
+    "maxCertificateAgeDays": None,  # None or "": the age check is off
+    "suppressionsFile": None,  # None or "": no suppressions, no parameter
 }
 KNOWN_KEYS = tuple(DEFAULTS)
 
@@ -57,6 +62,9 @@ class StackConfig:
     alarm_on_findings: bool
     metrics_detail: str
     runbook_url: str  # "" = no link on the dashboard, only the README section's name
+    ca_expiry_warning_days: int
+    max_certificate_age_days: int | None  # None: the age check is off
+    suppressions: Suppressions | None  # None: no suppressions file
 
     @property
     def all_cas(self) -> bool:
@@ -120,6 +128,21 @@ def _runbook_url(value: object) -> str:
     return text
 
 
+def _days(key: str, optional: bool = False) -> Callable[[object], int | None]:
+    """A whole number of days in the engine's range; "" or null means off when the key is optional."""
+
+    def parse(value: object) -> int | None:
+        text = "" if value is None else str(value).strip()
+        if optional and not text:
+            return None
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= DAYS_MAX:
+            off = ", or leave it empty to turn the check off" if optional else ""
+            raise ConfigError(f"{key}: {value!r} is not allowed; give a whole number of days from 1 to {DAYS_MAX}{off}")
+        return int(text)
+
+    return parse
+
+
 def _typos(context: Mapping[str, object]) -> list[str]:
     """Context keys that look like misspellings of ours. Others (CDK feature flags) pass."""
     problems = []
@@ -151,6 +174,9 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "alarmOnFindings": _flag("alarmOnFindings"),
         "metricsDetail": _choice("metricsDetail", METRICS_DETAIL_CHOICES),
         "runbookUrl": _runbook_url,
+        "caExpiryWarningDays": _days("caExpiryWarningDays"),
+        "maxCertificateAgeDays": _days("maxCertificateAgeDays", optional=True),
+        "suppressionsFile": load_suppressions,
     }
     for key, parse in parsers.items():
         value = context.get(key)
@@ -176,4 +202,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         alarm_on_findings=parsed["alarmOnFindings"],
         metrics_detail=parsed["metricsDetail"],
         runbook_url=parsed["runbookUrl"],
+        ca_expiry_warning_days=parsed["caExpiryWarningDays"],
+        max_certificate_age_days=parsed["maxCertificateAgeDays"],
+        suppressions=parsed["suppressionsFile"],
     )

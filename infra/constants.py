@@ -70,6 +70,10 @@ DLQ_RETENTION = Duration.days(14)
 # Alarm period for the "something went wrong in a run" alarms: one run's data point
 # lands in one period, so a failing run alerts within minutes and the alarm clears itself.
 ALARM_PERIOD = Duration.minutes(5)
+# Period of the CA expiry alarm (a Metrics Insights query): within the 3 hours such an
+# alarm may look back, and long enough that one run's data point, however late it is
+# ingested, falls in a period the alarm evaluates.
+CA_EXPIRY_ALARM_PERIOD = Duration.hours(1)
 # The dashboard's graphs never aggregate finer than this or coarser than a day.
 DASHBOARD_MIN_PERIOD = Duration.minutes(5)
 DASHBOARD_MAX_PERIOD = Duration.days(1)

@@ -1,8 +1,13 @@
 """Monitoring: the alarms (all notifying the alert topic) and the dashboard a person reads at a glance.
 
 Metric names and dimensions are the engine's (cert_audit.metrics): run totals carry the
-dimension `service`; per-CA metrics carry `CaCertificateId` (and `Status` for
-`Certificates`), so the dashboard finds every CA with SEARCH instead of listing them.
+dimension `service` (and `FindingType` for `Findings` by type); per-CA metrics carry
+`CaCertificateId` (and `Status` for `Certificates`), so the dashboard finds every CA with
+SEARCH instead of listing them.
+
+Alarms cannot use SEARCH, so the CA expiry alarm reads `CaDaysToExpiry` through a Metrics
+Insights query (`SELECT MIN(...) FROM SCHEMA(...)`), which alarms may use: one alarm
+covers every CA, named or found at run time, without listing them.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cert_audit.config import KNOWN_STATUSES
+from cert_audit.findings import FINDING_TYPES
 from infra import constants
 from infra.config import StackConfig
 
 SERVICE_DIMENSION = {"service": constants.SERVICE_NAME}
 CA_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId}}"
 CA_STATUS_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId,Status}}"
+# The lowest days-to-expiry over every CA's `CaDaysToExpiry` (dimension exactly CaCertificateId).
+CA_EXPIRY_QUERY = f'SELECT MIN(CaDaysToExpiry) FROM SCHEMA("{constants.METRICS_NAMESPACE}", CaCertificateId)'
 LATEST_SCANS_QUERY = "\n".join(
     (
         "fields @timestamp, caCertificateId, certificatesScanned, findings, error, pages, retries, durationMs",
@@ -108,6 +116,10 @@ class Monitoring(Construct):
                 service_metric("Findings", "Sum", period),
                 "The last run found certificates in a flagged status (the report was emailed)",
             )
+        # Needs the per-CA metric: with metricsDetail=totals the engine emits no CaDaysToExpiry,
+        # and an expiring CA is reported only by its CA_CERTIFICATE_EXPIRING finding (email).
+        if config.metrics_detail == "ca":
+            self.ca_expiry_alarm = self._add(_ca_expiry_alarm(self, config))
         self.dead_letter_alarm = self._above_zero(
             "DeadLetterQueueAlarm",
             dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
@@ -163,6 +175,19 @@ class Monitoring(Construct):
                 cw.GraphWidget(title="Certificates scanned per run", left=scanned, width=12),
             )
 
+        width = 8 if per_ca else 12  # two or three graphs across the row
+        run_findings = [
+            cw.GraphWidget(title="Findings by type, all CAs", left=_findings_by_type(period), width=width),
+            cw.GraphWidget(
+                title="Suppressed findings (accepted, not alerted)",
+                left=[service_metric("SuppressedFindings", "Maximum", period, "Suppressed")],
+                width=width,
+            ),
+        ]
+        if per_ca:
+            run_findings.append(_ca_expiry_widget(config, period, width))
+        dashboard.add_widgets(*run_findings)
+
         errors = [service_metric("ScanErrors", "Sum", period, "All CAs")]
         if per_ca:
             errors.append(_search(CA_SCHEMA, 'MetricName="ScanErrors"', "Sum", period))
@@ -188,6 +213,53 @@ class Monitoring(Construct):
         return dashboard
 
 
+def _ca_expiry_alarm(scope: Construct, config: StackConfig) -> cw.Alarm:
+    days = config.ca_expiry_warning_days
+    return cw.Alarm(
+        scope,
+        "CaExpiryAlarm",
+        alarm_description=(
+            f"A CA certificate expires within {days} days or has expired (the lowest CaDaysToExpiry of the "
+            "audited CAs); the report lists it as CA_CERTIFICATE_EXPIRING or CA_CERTIFICATE_EXPIRED. Register "
+            "its successor and move the devices to it"
+        ),
+        metric=cw.MathExpression(
+            expression=CA_EXPIRY_QUERY, period=constants.CA_EXPIRY_ALARM_PERIOD, label="Lowest days to expiry"
+        ),
+        threshold=days,
+        comparison_operator=cw.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        # A run reports each CA once, and a Metrics Insights alarm sees only the last 3 hours:
+        # between runs there is no data, and the alarm keeps the state the last run gave it.
+        treat_missing_data=cw.TreatMissingData.IGNORE,
+    )
+
+
+def _ca_expiry_widget(config: StackConfig, period: Duration, width: int) -> cw.GraphWidget:
+    days = config.ca_expiry_warning_days
+    return cw.GraphWidget(
+        title="CA certificates: days to expiry",
+        left=[_search(CA_SCHEMA, 'MetricName="CaDaysToExpiry"', "Minimum", period)],
+        left_annotations=[cw.HorizontalAnnotation(value=days, label=f"Warning at {days} days", fill=cw.Shading.BELOW)],
+        width=8,
+    )
+
+
+def _findings_by_type(period: Duration) -> list[cw.Metric]:
+    """One line per finding type (the engine emits each type's count with every run, zeros included)."""
+    return [
+        cw.Metric(
+            namespace=constants.METRICS_NAMESPACE,
+            metric_name="Findings",
+            dimensions_map={**SERVICE_DIMENSION, "FindingType": kind},
+            statistic="Maximum",
+            period=period,
+            label=kind,
+        )
+        for kind in FINDING_TYPES
+    ]
+
+
 def _totals_by_status(period: Duration) -> list[cw.MathExpression]:
     """One line per status: the sum over every CA's `Certificates` metric of that status."""
     seconds = int(period.to_seconds())
@@ -207,6 +279,11 @@ def _totals_by_status(period: Duration) -> list[cw.MathExpression]:
 def _explanation(config: StackConfig) -> str:
     runbook = f"[Runbook]({config.runbook_url})" if config.runbook_url else "the Runbook section (#runbook)"
     scope = "every CA in this account and region" if config.all_cas else f"{len(config.ca_certificate_ids)} CA(s)"
+    expiry = (
+        f", a CA certificate within {config.ca_expiry_warning_days} days of expiry"
+        if config.metrics_detail == "ca"
+        else ""
+    )
     return "\n".join(
         (
             "# IoT certificate audit",
@@ -217,7 +294,7 @@ def _explanation(config: StackConfig) -> str:
             "Each CA is described too: a CA that is not ACTIVE while device certificates it signed still are, "
             "or a CA certificate expired or about to expire, is also a finding.",
             "Findings are emailed to the alert topic's subscribers with the full JSON report.",
-            f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue. "
+            f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue{expiry}. "
             f"What to do when one fires: see {runbook} of the project's README.",
         )
     )

@@ -47,13 +47,21 @@ class Synthesized:
         return resource
 
     def alarm(self, metric_name: str) -> dict:
-        """The properties of the one alarm on `metric_name`."""
+        """The properties of the one alarm on the single metric `metric_name`."""
         (alarm,) = [
             resource["Properties"]
             for resource in self.resources("AWS::CloudWatch::Alarm").values()
-            if resource["Properties"]["MetricName"] == metric_name
+            if resource["Properties"].get("MetricName") == metric_name
         ]
         return alarm
+
+    def query_alarms(self) -> list[dict]:
+        """The properties of the alarms on a query (metric math or Metrics Insights) rather than one metric."""
+        return [
+            resource["Properties"]
+            for resource in self.resources("AWS::CloudWatch::Alarm").values()
+            if "Metrics" in resource["Properties"]
+        ]
 
     def dashboard_widgets(self) -> list[dict]:
         """The dashboard's widgets, with CloudFormation references rendered as readable placeholders."""
@@ -65,6 +73,12 @@ class Synthesized:
 
     def validation_report(self) -> dict:
         return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+def widget(widgets: list[dict], title: str) -> dict:
+    """The one dashboard widget with this title."""
+    (found,) = [item for item in widgets if item["properties"].get("title") == title]
+    return found
 
 
 def cacert_arn(name: str) -> dict:

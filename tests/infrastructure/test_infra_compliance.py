@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
 
 from infra import nag
+
+SAMPLE_SUPPRESSIONS = Path(__file__).parent / "fixtures" / "suppressions.yaml"
 
 # cfn-lint checks ignored, each a known false positive of CDK-generated templates:
 # - W3005 "obsolete DependsOn": CDK makes the function DependsOn its role and the role's
@@ -20,8 +23,9 @@ CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 @pytest.fixture(scope="module")
 def synth(synthesize):
-    # The configuration that exercises every acknowledgement: all CAs ('*') and an email.
-    return synthesize({"alertEmails": "ops@example.com"})
+    # The configuration that exercises every acknowledgement (all CAs ('*') and an email) and
+    # builds every optional resource: the suppressions parameter and its read, the CA expiry alarm.
+    return synthesize({"alertEmails": "ops@example.com", "suppressionsFile": str(SAMPLE_SUPPRESSIONS)})
 
 
 def test_cdk_nag_reports_no_unacknowledged_finding(synth):

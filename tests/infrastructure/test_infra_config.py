@@ -26,6 +26,8 @@ def test_defaults_audit_every_ca_daily_and_notify_on_findings():
     assert config.schedule.expression == "rate(1 day)"
     assert config.flagged_statuses == tuple(sorted(DEFAULT_FLAGGED_STATUSES))
     assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("findings", False, "ca")
+    # And warns of CA expiry 90 days ahead, as the engine does; no age check, no suppressions
+    assert (config.ca_expiry_warning_days, config.max_certificate_age_days, config.suppressions) == (90, None, None)
 
 
 def test_cdk_json_writes_out_exactly_the_defaults(request):
@@ -51,6 +53,8 @@ def test_command_line_strings_give_lists_and_booleans():
         "alarmOnFindings": "true",
         "metricsDetail": "totals",
         "schedule": " cron(0 6 * * ? *) ",
+        "caExpiryWarningDays": " 30 ",
+        "maxCertificateAgeDays": "365",
     }
 
     # When they are loaded
@@ -62,6 +66,12 @@ def test_command_line_strings_give_lists_and_booleans():
     assert config.flagged_statuses == ("INACTIVE", "REVOKED")
     assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("always", True, "totals")
     assert config.schedule.expression == "cron(0 6 * * ? *)"
+    assert (config.ca_expiry_warning_days, config.max_certificate_age_days) == (30, 365)
+
+
+@pytest.mark.parametrize(("value", "days"), [(365, 365), ("365", 365), ("", None), (" ", None), (None, None)])
+def test_certificate_age_limit_is_a_number_of_days_or_off(value, days):
+    assert load_stack_config({"maxCertificateAgeDays": value}).max_certificate_age_days == days
 
 
 def test_json_lists_from_cdk_json_are_accepted_like_strings():
@@ -115,6 +125,13 @@ def test_star_or_empty_means_every_ca(all_cas):
         ("schedule", "cron(0 6 ? * FRI-MON *)", "day-of-week range 'FRI-MON' runs backwards"),
         ("schedule", "cron(0 6 1 * ? *)", "restricts day-of-month, month, year or uses L/#, so runs can be weeks"),
         ("schedule", "rate(4 days)", "more than CloudWatch's 168-hour alarm window; use a schedule that runs at least"),
+        ("caExpiryWarningDays", "0", "caExpiryWarningDays: '0' is not allowed; give a whole number of days from 1 to"),
+        ("caExpiryWarningDays", 3653, "caExpiryWarningDays: 3653 is not allowed; give a whole number of days from 1"),
+        ("caExpiryWarningDays", "", "caExpiryWarningDays: '' is not allowed; give a whole number of days"),
+        ("caExpiryWarningDays", True, "caExpiryWarningDays: True is not allowed"),
+        ("maxCertificateAgeDays", "-1", "maxCertificateAgeDays: '-1' is not allowed; give a whole number of days"),
+        ("maxCertificateAgeDays", "1.5", "from 1 to 3652, or leave it empty to turn the check off"),
+        ("maxCertificateAgeDays", "a year", "maxCertificateAgeDays: 'a year' is not allowed"),
     ],
 )
 def test_each_bad_value_names_key_value_and_what_is_allowed(key, value, expected):
@@ -147,6 +164,9 @@ def test_every_problem_is_reported_at_once():
         ("shedule", "schedule"),
         ("notifyon", "notifyOn"),
         ("alarmOnFinding", "alarmOnFindings"),
+        ("suppressionFile", "suppressionsFile"),
+        ("caExpiryWarningDay", "caExpiryWarningDays"),
+        ("maxCertificateAge", "maxCertificateAgeDays"),
     ],
 )
 def test_a_key_that_looks_like_a_typo_of_ours_is_refused_with_a_suggestion(typo, meant):

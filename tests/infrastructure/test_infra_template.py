@@ -10,7 +10,9 @@ from aws_cdk.assertions import Match
 
 from cert_audit import observability
 from cert_audit.config import KNOWN_STATUSES
+from cert_audit.findings import FINDING_TYPES
 from infra import constants
+from tests.infrastructure.conftest import widget
 
 TOPIC = "AlertingAlertTopicC513ED25"
 KEY = "AlertingTopicKey5E199376"
@@ -43,7 +45,8 @@ def test_stack_has_exactly_these_resources(synth):
         "AWS::Lambda::EventInvokeConfig": 1,
         "AWS::Lambda::Permission": 1,
         "AWS::Events::Rule": 1,
-        "AWS::CloudWatch::Alarm": 4,  # scan errors, function errors, heartbeat, DLQ (findings is opt-in)
+        # scan errors, function errors, heartbeat, CA expiry, DLQ (findings is opt-in)
+        "AWS::CloudWatch::Alarm": 5,
         "AWS::CloudWatch::Dashboard": 1,
     }
 
@@ -97,6 +100,7 @@ def test_function_environment_follows_the_engine_contract(synth):
         "FLAGGED_STATUSES": "INACTIVE,REGISTER_INACTIVE,REVOKED",
         "NOTIFY_ON": "findings",
         "METRICS_DETAIL": "ca",
+        "CA_EXPIRY_WARNING_DAYS": "90",
         "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
         "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -298,7 +302,7 @@ def test_findings_alarm_is_off_by_default(synth):
     assert not [
         alarm
         for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == "Findings"
+        if alarm["Properties"].get("MetricName") == "Findings"
     ]
 
 
@@ -312,6 +316,7 @@ def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_l
     (explanation,) = [widget for widget in widgets if widget["type"] == "text"]
     assert "REVOKED" in explanation["properties"]["markdown"]
     assert "#runbook" in explanation["properties"]["markdown"]
+    assert "a CA certificate within 90 days of expiry" in explanation["properties"]["markdown"]
 
     # And findings and certificates are shown per CA (SEARCH) and in total
     assert "SEARCH('{IoTCertificateAudit,CaCertificateId} MetricName=\\\"Findings\\\"', 'Maximum', 86400)" in text
@@ -330,13 +335,66 @@ def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_l
 
     # And every alarm's state is on it
     (alarms,) = [widget for widget in widgets if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 4
+    assert len(alarms["properties"]["alarms"]) == 5
 
     # And the latest "CA scanned" line of each CA, from the function's log group
     (logs,) = [widget for widget in widgets if widget["type"] == "log"]
     query = logs["properties"]["query"]
     assert LOG_GROUP in query
     assert 'filter message = "CA scanned"' in query and "dedup caCertificateId" in query
+
+
+def test_ca_expiry_alarm_fires_when_any_cas_days_to_expiry_reach_the_warning(synth):
+    # Given the one alarm on a query: SEARCH is not allowed in alarms, a Metrics Insights query is
+    (alarm,) = synth.query_alarms()
+
+    # Then it takes the lowest CaDaysToExpiry over every CA, an hour at a time (within the 3 hours it may read)
+    assert alarm["Metrics"] == [
+        {
+            "Expression": 'SELECT MIN(CaDaysToExpiry) FROM SCHEMA("IoTCertificateAudit", CaCertificateId)',
+            "Id": "expr_1",
+            "Label": "Lowest days to expiry",
+            "Period": 3600,
+            "ReturnData": True,
+        }
+    ]
+    # And fires at 90 days left or fewer (expired CAs report negative days), like the engine's finding
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanOrEqualToThreshold", 90)
+    assert alarm["EvaluationPeriods"] == 1
+    # And keeps the last run's verdict between daily runs instead of going to INSUFFICIENT_DATA
+    assert alarm["TreatMissingData"] == "ignore"
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}]
+
+
+def test_no_suppressions_parameter_and_no_ssm_read_without_a_suppressions_file(synth):
+    assert synth.resources("AWS::SSM::Parameter") == {}
+    statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    assert not [statement for statement in statements if "ssm:" in json.dumps(statement["Action"])]
+
+
+def test_dashboard_shows_findings_by_type_suppressed_findings_and_days_to_expiry(synth):
+    widgets = synth.dashboard_widgets()
+
+    # Then one line per finding type, from the run totals (service + FindingType)
+    by_type = widget(widgets, "Findings by type, all CAs")["properties"]["metrics"]
+    assert [(line[:2], dict(zip(line[2:6:2], line[3:6:2], strict=True))) for line in by_type] == [
+        (["IoTCertificateAudit", "Findings"], {"service": "iot-cert-audit", "FindingType": kind})
+        for kind in FINDING_TYPES
+    ]
+    assert [line[6]["label"] for line in by_type] == list(FINDING_TYPES)
+
+    # And the suppressed findings of each run
+    (suppressed,) = widget(widgets, "Suppressed findings (accepted, not alerted)")["properties"]["metrics"]
+    assert suppressed[:4] == ["IoTCertificateAudit", "SuppressedFindings", "service", "iot-cert-audit"]
+
+    # And each CA's days to expiry, found by SEARCH, against the warning threshold
+    expiry = widget(widgets, "CA certificates: days to expiry")["properties"]
+    (search,) = expiry["metrics"]
+    assert search[0]["expression"] == (
+        "SEARCH('{IoTCertificateAudit,CaCertificateId} MetricName=\"CaDaysToExpiry\"', 'Minimum', 86400)"
+    )
+    (warning,) = expiry["annotations"]["horizontal"]
+    assert (warning["value"], warning["label"]) == (90, "Warning at 90 days")
 
 
 def test_outputs_give_the_topic_the_function_and_the_dashboard_url(synth):

@@ -24,6 +24,8 @@ COMMAND_LINE = {
     "alarmOnFindings": "true",
     "metricsDetail": "totals",
     "runbookUrl": "https://wiki.example.com/iot-audit#runbook",
+    "caExpiryWarningDays": "30",
+    "maxCertificateAgeDays": "365",
 }
 
 
@@ -38,6 +40,9 @@ def test_function_environment_carries_the_configured_cas_statuses_and_choices(sy
     assert variables["FLAGGED_STATUSES"] == "REVOKED"
     assert variables["NOTIFY_ON"] == "always"
     assert variables["METRICS_DETAIL"] == "totals"
+    assert variables["CA_EXPIRY_WARNING_DAYS"] == "30"
+    assert variables["MAX_CERTIFICATE_AGE_DAYS"] == "365"
+    assert "SUPPRESSIONS_PARAMETER" not in variables  # no suppressionsFile given
 
 
 def test_listing_the_cas_is_not_granted_when_the_cas_are_named(synth):
@@ -98,9 +103,25 @@ def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(s
     # Then no graph searches per-CA metrics that would stay empty
     assert "CaCertificateId" not in json.dumps([widget for widget in widgets if widget["type"] == "metric"])
 
+    # And the run totals by finding type and the suppressed findings are still shown, side by side
+    assert [
+        (widget["properties"]["title"], widget["width"])
+        for widget in widgets
+        if widget["properties"].get("title", "").startswith(("Findings by type", "Suppressed"))
+    ] == [("Findings by type, all CAs", 12), ("Suppressed findings (accepted, not alerted)", 12)]
+
     # And the explanation links the runbook URL that was given
     (text,) = [widget for widget in widgets if widget["type"] == "text"]
     assert "[Runbook](https://wiki.example.com/iot-audit#runbook)" in text["properties"]["markdown"]
+
+
+def test_no_ca_expiry_alarm_without_the_per_ca_metric_it_reads(synth):
+    # Given METRICS_DETAIL=totals: no CaDaysToExpiry is emitted, so an alarm on it would never see data
+    # Then there is none (the CA_CERTIFICATE_EXPIRING finding still reaches the email), and the dashboard
+    # does not list it among the alarms
+    assert synth.query_alarms() == []
+    (text,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "text"]
+    assert "days of expiry" not in text["properties"]["markdown"]
 
 
 def test_bad_context_stops_before_any_construct_is_built():
