@@ -45,9 +45,15 @@ def _cdk_synth(outdir: Path, *context: str) -> subprocess.CompletedProcess:
 
 
 def test_cdk_synth_with_command_line_context_writes_the_configured_template(tmp_path):
-    # Given CAs and emails typed on the command line, comma-separated
+    # Given CAs and emails typed on the command line, comma-separated, and a suppressions file
+    # named relative to the project folder, where cdk runs
     # When the real CLI synthesizes
-    result = _cdk_synth(tmp_path, f"caCertificateIds={CA_A},{CA_B}", "alertEmails=ops@example.com,sec@example.org")
+    result = _cdk_synth(
+        tmp_path,
+        f"caCertificateIds={CA_A},{CA_B}",
+        "alertEmails=ops@example.com,sec@example.org",
+        "suppressionsFile=tests/infrastructure/fixtures/suppressions.yaml",
+    )
 
     # Then it succeeds quietly and the template carries both CAs and both addresses
     assert result.returncode == 0, result.stderr
@@ -56,6 +62,8 @@ def test_cdk_synth_with_command_line_context_writes_the_configured_template(tmp_
     resources = template["Resources"].values()
     (function,) = [resource for resource in resources if resource["Type"] == "AWS::Lambda::Function"]
     assert function["Properties"]["Environment"]["Variables"]["CA_CERTIFICATE_IDS"] == f"{CA_A},{CA_B}"
+    (parameter,) = [resource for resource in resources if resource["Type"] == "AWS::SSM::Parameter"]
+    assert len(json.loads(parameter["Properties"]["Value"])) == 2  # the file's two suppressions
     emails = sorted(
         resource["Properties"]["Endpoint"] for resource in resources if resource["Type"] == "AWS::SNS::Subscription"
     )
