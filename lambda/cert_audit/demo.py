@@ -20,7 +20,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -89,21 +89,6 @@ FLEET = (
     DemoCa("retired-2019", {"ACTIVE": 40, "REVOKED": 4}, status="INACTIVE"),
     DemoCa("partner-gateways", {"ACTIVE": 380, "REVOKED": 2}, fails_with="AccessDeniedException"),
 )
-
-
-@dataclass
-class LambdaContext:
-    """Stands in for the context object Lambda hands the handler."""
-
-    function_name: str = FUNCTION_NAME
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
-    aws_request_id: str = "d3m0c0de-0000-4000-8000-000000000001"
-    function_version: str = "$LATEST"
-    started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return TIMEOUT_MS - round((time.monotonic() - self.started) * 1000)
 
 
 def seed(backend) -> dict[str, DemoCa]:
@@ -176,7 +161,12 @@ def invoke(cas: dict[str, DemoCa], topic_arn: str) -> Run:
     started = time.monotonic()
     try:
         with contextlib.redirect_stdout(stdout):
-            result = handler.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext())
+            result = handler.lambda_handler(
+                {"source": "aws.events", "detail-type": "Scheduled Event"},
+                emulator.LambdaContext(
+                    FUNCTION_NAME, "d3m0c0de-0000-4000-8000-000000000001", REGION, ACCOUNT, timeout_ms=TIMEOUT_MS
+                ),
+            )
     finally:
         log_handler.stream = log_stream
         handler.clients.cache_clear()

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from botocore.awsrequest import AWSResponse
@@ -38,6 +40,29 @@ from moto.iot.models import FakeCaCertificate, FakeCertificate, IoTBackend, iot_
 from moto.iot.responses import IoTResponse
 
 PAGE_SIZE_MAX = 250
+
+
+@dataclass
+class LambdaContext:
+    """Stands in for the context object Lambda hands the handler (tests and the demo)."""
+
+    function_name: str = "iot-cert-audit"
+    aws_request_id: str = "3f1c8e2a-0000-4000-8000-000000000001"
+    region: str = "us-east-1"
+    account_id: str = DEFAULT_ACCOUNT_ID
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    timeout_ms: int = 900_000
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms - round((time.monotonic() - self.started) * 1000)
+
+
 _index: dict[tuple[int, str], tuple[int, list]] = {}
 
 

@@ -22,21 +22,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
-@dataclass
-class LambdaContext:
-    """Stands in for the Lambda context object."""
-
-    function_name: str = "iot-cert-audit"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:iot-cert-audit"
-    aws_request_id: str = "3f1c8e2a-0000-4000-8000-000000000001"
-    function_version: str = "$LATEST"
-    remaining_ms: int = 900_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 class _VirtualTime:
     """Time that the adaptive rate limiter waits for passes at once instead of on the wall clock."""
 
@@ -120,8 +105,8 @@ def alerts(aws, monkeypatch) -> Alerts:
 
 
 @pytest.fixture
-def context() -> LambdaContext:
-    return LambdaContext()
+def context() -> emulator.LambdaContext:
+    return emulator.LambdaContext()
 
 
 def emf_blobs(output: str) -> list[dict]:

@@ -312,7 +312,7 @@ def test_scan_stops_before_the_timeout_and_reports_what_it_has(backend, alerts, 
     seed_certificates(backend, ca, ["REVOKED"] * 30)
     monkeypatch.setenv("CA_CERTIFICATE_IDS", ca)
     monkeypatch.setenv("PAGE_SIZE", "10")
-    remaining = iter([120_000, 90_000, 30_000])
+    remaining = iter([120_000, 90_000, 30_000])  # as each page is about to be requested
     context.get_remaining_time_in_millis = lambda: next(remaining)
 
     # When the audit runs
