@@ -75,7 +75,7 @@ class AuditFunction(Construct):
         # (not parameter.grant_read, which adds GetParameters and GetParameterHistory).
         self.suppressions = None
         if config.suppressions:
-            self.suppressions = suppressions_parameter(self, "Suppressions", config.suppressions)
+            self.suppressions = suppressions_parameter(self, config.suppressions)
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ReadTheSuppressions",

@@ -40,4 +40,11 @@ class AuditStack(Stack):
             ),
             description="CloudWatch dashboard of the audit",
         )
+        if self.audit.suppressions:
+            CfnOutput(
+                self,
+                "SuppressionsParameter",
+                value=self.audit.suppressions.parameter_name,
+                description="SSM parameter holding the suppressions file's entries (redeploy to change them)",
+            )
         acknowledge(self)

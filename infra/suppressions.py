@@ -72,13 +72,21 @@ def load_suppressions(value: object) -> Suppressions | None:
     return suppressions
 
 
-def suppressions_parameter(scope: Construct, construct_id: str, suppressions: Suppressions) -> ssm.StringParameter:
-    """The SSM parameter the function reads its suppressions from (SUPPRESSIONS_PARAMETER)."""
+def suppressions_parameter(scope: Construct, suppressions: Suppressions) -> ssm.StringParameter:
+    """The SSM parameter the function reads its suppressions from (SUPPRESSIONS_PARAMETER).
+
+    SSM cannot move a parameter from the advanced tier back to the standard one, and
+    CloudFormation would try exactly that in place when a file shrinks below 4 KB. So each
+    tier has its own construct ID and name: a change of tier creates the new parameter,
+    points the function at it, and deletes the old one.
+    """
+    advanced = suppressions.tier == ssm.ParameterTier.ADVANCED
+    # Under the stack's name, so it is easy to find and two stacks in one region never collide.
+    name = f"/{Stack.of(scope).stack_name}/suppressions" + ("-advanced" if advanced else "")
     return ssm.StringParameter(
         scope,
-        construct_id,
-        # Under the stack's name, so it is easy to find and two stacks in one region never collide.
-        parameter_name=f"/{Stack.of(scope).stack_name}/suppressions",
+        "SuppressionsAdvanced" if advanced else "Suppressions",
+        parameter_name=name,
         string_value=suppressions.value,
         tier=suppressions.tier,
         description=(

@@ -109,14 +109,26 @@ def test_function_is_told_the_parameter_and_may_read_exactly_it(synth):
     ]
 
 
-def test_more_than_4_kb_uses_the_advanced_tier(synth_large):
+def test_more_than_4_kb_uses_the_advanced_tier_under_its_own_name(synth, synth_large):
     # Given 25 certificate suppressions
-    _, parameter = _parameter(synth_large)
+    logical_id, parameter = _parameter(synth_large)
 
     # Then the value is over the standard tier's 4 KB, so the advanced tier holds it
     assert 4096 < len(parameter["Value"]) <= 8192
     assert len(json.loads(parameter["Value"])) == 25
     assert parameter["Tier"] == "Advanced"
+
+    # And under another logical ID and name than a standard one: SSM cannot take a parameter
+    # back to the standard tier, so a file that shrinks gets a new parameter, not a failed update
+    assert parameter["Name"] == "/IoTCertificateAudit/suppressions-advanced"
+    assert logical_id != _parameter(synth)[0]
+    variables = synth_large.template_json["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert variables["SUPPRESSIONS_PARAMETER"] == {"Ref": logical_id}
+
+
+def test_an_output_names_the_parameter(synth):
+    logical_id, _ = _parameter(synth)
+    assert synth.template_json["Outputs"]["SuppressionsParameter"]["Value"] == {"Ref": logical_id}
 
 
 @pytest.mark.parametrize(("size", "tier"), [(4096, ssm.ParameterTier.STANDARD), (4097, ssm.ParameterTier.ADVANCED)])

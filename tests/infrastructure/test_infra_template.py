@@ -368,6 +368,7 @@ def test_ca_expiry_alarm_fires_when_any_cas_days_to_expiry_reach_the_warning(syn
 
 def test_no_suppressions_parameter_and_no_ssm_read_without_a_suppressions_file(synth):
     assert synth.resources("AWS::SSM::Parameter") == {}
+    assert "SuppressionsParameter" not in synth.template_json["Outputs"]
     statements = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
     assert not [statement for statement in statements if "ssm:" in json.dumps(statement["Action"])]
 
