@@ -241,7 +241,7 @@ def _ca_expiry_widget(config: StackConfig, period: Duration, width: int) -> cw.G
         title="CA certificates: days to expiry",
         left=[_search(CA_SCHEMA, 'MetricName="CaDaysToExpiry"', "Minimum", period)],
         left_annotations=[cw.HorizontalAnnotation(value=days, label=f"Warning at {days} days", fill=cw.Shading.BELOW)],
-        width=8,
+        width=width,
     )
 
 
