@@ -131,7 +131,8 @@ def ca_findings(ca: dict[str, Any], active_device_certificates: int, now: dateti
         finding["activeDeviceCertificates"] = active_device_certificates
         findings.append(finding)
     not_after = (ca.get("validity") or {}).get("notAfter")
-    if not_after:
+    # Expiry matters only while the CA is trusted: a deactivated CA's date would alert forever.
+    if not_after and ca.get("status") == "ACTIVE":
         days_left = (not_after - now).days
         if not_after <= now:
             kind, severity = CA_EXPIRED, "HIGH"

@@ -35,7 +35,7 @@ def emit_ca_metrics(report: dict) -> None:
     for ca in report["cas"]:
         ca_dimension = {"CaCertificateId": ca["caCertificateId"]}
         values = {"Findings": ca["findings"], "ScanErrors": 1 if ca["error"] else 0}
-        if ca["daysToExpiry"] is not None:
+        if ca["daysToExpiry"] is not None and ca["status"] == "ACTIVE":  # as the expiry findings
             values["CaDaysToExpiry"] = ca["daysToExpiry"]
         _emit(ca_dimension, values)
         if ca["error"]:

@@ -90,6 +90,18 @@ def test_ca_expiry(backend, alerts, context, monkeypatch, capsys, valid_for, exp
     assert metric_points(capsys.readouterr().out)[("CaDaysToExpiry", (("CaCertificateId", ca),))] == expected_days
 
 
+def test_expiry_of_a_deactivated_ca_is_not_a_finding(backend, alerts, context, monkeypatch, capsys):
+    # Given a deactivated CA that expired long ago and no longer signs anything in use
+    old = seed_ca(backend, "old", status="INACTIVE", not_after=datetime.now(UTC) - 400 * DAY + timedelta(hours=1))
+    seed_certificates(backend, old, ["REVOKED"])
+
+    # When the audit runs, then its expiry neither alerts nor feeds the expiry alarm's metric
+    result = run(context, monkeypatch, [old])
+    assert {f["type"] for f in findings_of(alerts)} == {"CERTIFICATE_STATUS"}
+    assert result["cas"][0]["daysToExpiry"] == -400
+    assert not any(name == "CaDaysToExpiry" for name, _ in metric_points(capsys.readouterr().out))
+
+
 def test_expiry_warning_days_is_configurable(backend, alerts, context, monkeypatch):
     ca = seed_ca(backend, "soon", not_after=datetime.now(UTC) + 100 * DAY)
     seed_certificates(backend, ca, ["ACTIVE"])
