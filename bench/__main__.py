@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rerender", action="store_true", help="rewrite RESULTS.md and the plot from results.json, without running"
     )
+    parser.add_argument(
+        "--only",
+        choices=(scenarios.SIZE, scenarios.LATENCY, scenarios.QUOTA),
+        help="run one group of scenarios again and replace its rows in results.json",
+    )
     args = parser.parse_args(argv)
     out = args.out or (BENCH_DIR / "quick" if args.quick else BENCH_DIR)  # quick never overwrites the full results
     out.mkdir(parents=True, exist_ok=True)
@@ -56,10 +61,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     mode = "quick" if args.quick else "full"
     meta = run_facts(mode, command="python -m bench" + (" --quick" if args.quick else ""))
+    chosen = scenarios.quick() if args.quick else scenarios.full()
+    if args.only:
+        chosen = [scenario for scenario in chosen if scenario.group == args.only]
     clock = time.perf_counter()
-    rows = run_all(scenarios.quick() if args.quick else scenarios.full(), log=lambda line: print(line, flush=True))
+    rows = run_all(chosen, log=lambda line: print(line, flush=True))
     # Other work on the machine slows wall times (CPU times much less): say how busy it was.
     meta.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
+    if args.only:  # keep the other groups' rows and the facts of the run that measured them
+        saved = json.loads((out / "results.json").read_text())
+        kept = [Row.from_dict(row) for row in saved["rows"] if row["group"] != args.only]
+        rerun = saved["meta"].get("rerun", []) + [{"group": args.only, **meta}]
+        rows, meta = kept + rows, {**saved["meta"], "rerun": rerun}
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [r.as_dict() for r in rows]}, indent=1))
     print()
     render(out, rows, meta)

@@ -45,6 +45,7 @@ class Row:
     correct: bool  # listed every certificate, and found exactly the flagged ones where it reports them
     latency_s: float
     quota_rps: float | None
+    quota_burst: float = 1.0
 
     @property
     def certificates_per_s(self) -> float:
@@ -65,7 +66,7 @@ class Row:
 
     @classmethod
     def from_dict(cls, saved: dict) -> Row:
-        return cls(**{f.name: saved[f.name] for f in fields(cls)})
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
 
 class StandIn:
@@ -84,6 +85,7 @@ def stand_in_process(scenario: Scenario) -> Iterator[StandIn]:
     """Run the stand-in in a process of its own (see bench.server.main for why)."""
     argv = [sys.executable, "-m", "bench.server", str(scenario.cas), str(scenario.per_ca)]
     argv += [str(scenario.flagged_share), str(scenario.latency_s), str(scenario.quota_rps or "none")]
+    argv += [str(scenario.quota_burst)]
     server = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT, env=base_env())
     try:
         url = server.stdout.readline().decode().strip()
@@ -139,6 +141,7 @@ def run_scenario(scenario: Scenario, log=print) -> list[Row]:
                 correct=_correct(figures, fleet),
                 latency_s=scenario.latency_s,
                 quota_rps=scenario.quota_rps,
+                quota_burst=scenario.quota_burst,
             )
             rows.append(row)
             log(

@@ -163,11 +163,11 @@ def page_body(items: bytes, next_marker: str | None) -> bytes:
 class StandInIoT:
     """The stand-in's state: the fleet it serves, its switches and the traffic it saw."""
 
-    def __init__(self, fleet: Fleet, latency_s: float = 0.0, quota_rps: float | None = None):
+    def __init__(self, fleet: Fleet, latency_s: float = 0.0, quota_rps: float | None = None, quota_burst: float = 1.0):
         self.fleet = fleet
         self.cas_by_id = fleet.by_id
         self.latency_s = latency_s
-        self.quota = TokenBucket(quota_rps) if quota_rps else None
+        self.quota = TokenBucket(quota_rps, quota_burst) if quota_rps else None
         self.traffic = Traffic()
         self._ca_list = [json.dumps(fleet.ca_entry(i), separators=(",", ":")).encode() for i in range(len(fleet.cas))]
         self._ca_descriptions = {
@@ -302,7 +302,8 @@ def serving(api: StandInIoT) -> Iterator[str]:
 
 
 def main() -> None:
-    """Serve a generated fleet until stdin closes: `python -m bench.server CAS PER_CA SHARE [LATENCY_S [QUOTA]]`.
+    """Serve a generated fleet until stdin closes:
+    `python -m bench.server CAS PER_CA SHARE [LATENCY_S [QUOTA_RPS|none [BURST]]]`.
 
     The benchmark runs the server in a process of its own so that the contenders it starts do
     not inherit its memory: Linux counts the parent's resident pages at fork/exec in the
@@ -311,7 +312,9 @@ def main() -> None:
     cas, per_ca, share, *switches = sys.argv[1:]
     latency_s = float(switches[0]) if switches else 0.0
     quota = float(switches[1]) if len(switches) > 1 and switches[1] != "none" else None
-    api = StandInIoT(Fleet.build(int(cas), int(per_ca), float(share)), latency_s=latency_s, quota_rps=quota)
+    burst = float(switches[2]) if len(switches) > 2 else 1.0
+    fleet = Fleet.build(int(cas), int(per_ca), float(share))
+    api = StandInIoT(fleet, latency_s=latency_s, quota_rps=quota, quota_burst=burst)
     with serving(api) as url:
         print(url, flush=True)
         sys.stdin.read()  # the harness closes stdin (or exits) to stop the server

