@@ -124,10 +124,35 @@ def _message_body(report: dict) -> str:
     )
 
 
+def _size(report: dict) -> int:
+    return len(_message_body(report).encode())
+
+
 def _escaped_size(text: str) -> int:
     # Inside the outer JSON every character of the inner text is escaped on its own,
-    # so the size a finding adds is the size of its escaped text.
+    # so the size an item adds is the size of its escaped text.
     return len(json.dumps(text)) - 2
+
+
+def _json_cost(item: dict) -> int:
+    """Bytes one list item adds to the message's `default` (its JSON and a comma)."""
+    return _escaped_size(json.dumps(item, separators=(",", ":"))) + 1
+
+
+def _finding_cost(finding: dict, region: str | None) -> int:
+    """Bytes one finding adds to the message: in `default`, and its lines in `email`."""
+    return _json_cost(finding) + _escaped_size(_finding_lines(finding, region) + "\n")
+
+
+def _fit(costs, room: int) -> tuple[int, int]:
+    """How many items, taken in order, fit in `room` bytes, and the room left after them."""
+    kept = 0
+    for cost in costs:
+        if cost > room:
+            break
+        room -= cost
+        kept += 1
+    return kept, room
 
 
 def _with_findings(report: dict, findings: list[dict], kept: int) -> dict:
@@ -139,30 +164,27 @@ def _with_findings(report: dict, findings: list[dict], kept: int) -> dict:
     }
 
 
+# What the item costs leave out: the email's headings per finding type and the line that
+# says how many were left out, and the digits of the counts.
+HEADROOM_BYTES = 1024
+
+
 def fit_report(report: dict, max_bytes: int = SNS_MAX_BYTES - ENVELOPE_BYTES) -> dict:
     """The report with as many findings (worst first) as fit in one SNS message.
 
     Suppressed findings go first when space runs out: they are listed in full only when
-    everything fits (their count stays in the summary)."""
-    if len(_message_body(report).encode()) <= max_bytes:
-        return report
-    report = {**report, "suppressedFindings": [], "suppressedFindingsOmitted": len(report["suppressedFindings"])}
-    findings = report["findings"]
-    if len(_message_body(report).encode()) <= max_bytes:
-        return report
-    room = max_bytes - len(_message_body(_with_findings(report, findings, 0)).encode())
-    kept = 0
-    for finding in findings:
-        cost = _escaped_size(json.dumps(finding, separators=(",", ":"))) + 1
-        cost += _escaped_size(_finding_lines(finding, report["region"]) + "\n")
-        if cost > room:
-            break
-        room -= cost
-        kept += 1
+    everything fits (their count stays in the summary). The fit is worked out from what each
+    item costs, so the message of a run with 100,000 findings is never rendered whole.
+    """
+    findings, suppressed, region = report["findings"], report["suppressedFindings"], report["region"]
+    room = max_bytes - HEADROOM_BYTES - _size({**report, "findings": [], "suppressedFindings": []})
+    kept, room = _fit((_finding_cost(finding, region) for finding in findings), room)
     fitted = _with_findings(report, findings, kept)
-    while kept and len(_message_body(fitted).encode()) > max_bytes:  # the header's numbers grew a digit
+    if suppressed and (kept < len(findings) or _fit(map(_json_cost, suppressed), room)[0] < len(suppressed)):
+        fitted = {**fitted, "suppressedFindings": [], "suppressedFindingsOmitted": len(suppressed)}
+    while kept and _size(fitted) > max_bytes:  # only if the headroom was not enough
         kept -= 1
-        fitted = _with_findings(report, findings, kept)
+        fitted = _with_findings(fitted, findings, kept)
     return fitted
 
 

@@ -65,7 +65,7 @@ def test_subject_singular_and_plural():
 
 def test_small_report_is_sent_whole():
     whole = report(findings=5)
-    assert fit_report(whole) is whole
+    assert fit_report(whole) == whole
 
 
 @pytest.mark.parametrize("count", [2_000, 20_000])
