@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_all(chosen, log=lambda line: print(line, flush=True))
     # Other work on the machine slows wall times (CPU times much less): say how busy it was.
     meta.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
+    if engine_version() != meta["engine"]:  # someone committed or edited lambda/ during the run
+        meta["engine_changed"] = engine_version()
     if args.only:  # keep the other groups' rows and the facts of the run that measured them
         saved = json.loads((out / "results.json").read_text())
         kept = [Row.from_dict(row) for row in saved["rows"] if row["group"] != args.only]
@@ -88,6 +90,7 @@ def run_facts(mode: str, command: str) -> dict:
         "load_before": os.getloadavg()[0],
         "machine": machine(),
         "versions": f"{versions()}; {engine_version()}",
+        "engine": engine_version(),
     }
 
 

@@ -186,6 +186,11 @@ def write_results(path: Path, rows: list[Row], verdicts: list[Verdict], meta: di
         f"- Machine: {meta['machine']}; load average {load}",
         f"- Versions: {meta['versions']}",
         *(
+            [f"- **The engine changed during the run** (now {meta['engine_changed']}): rows mix two versions."]
+            if meta.get("engine_changed")
+            else []
+        ),
+        *(
             f"- The *{again['group']}* scenarios were run again with `{again['command']} --only {again['group']}` on "
             f"{again['started']} (load average {again['load_before']:.1f} → {again['load_after']:.1f}; "
             f"{again['versions']}); their rows replace the first run's."
