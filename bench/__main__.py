@@ -29,7 +29,9 @@ def render(out: Path, rows: list[Row], meta: dict) -> list:
     """Judge the targets and write RESULTS.md and the plot from a run's rows and facts."""
     verdicts = judge(rows, scenarios.SIZE_NAMES[meta["mode"]])
     plot(rows, out / "results.png", f"IoT certificate audit benchmark ({meta['mode']} run)")
-    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png")
+    before_file = out / "results-before.json"  # the run before the engine's profile-driven changes
+    before = json.loads(before_file.read_text()) if before_file.exists() else None
+    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png", before=before)
     for verdict in verdicts:
         outcome = {True: "pass", False: "FAIL", None: "not measured"}[verdict.passed]
         print(f"{outcome:>12}  {verdict.target}: {verdict.measured}")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.rerender:
         saved = json.loads((out / "results.json").read_text())
-        rows = [Row.from_dict(row) for row in saved["rows"]]
+        rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
         render(out, rows, saved["meta"])
         return 0
     mode = "quick" if args.quick else "full"

@@ -11,8 +11,6 @@ COLOURS = {
     "ours": "tab:blue",
     "floor": "tab:gray",
     "awscli": "tab:red",
-    "ours+utc-timestamps": "tab:cyan",
-    "ours+json-pages": "tab:green",
 }
 
 
