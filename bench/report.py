@@ -124,8 +124,8 @@ def sizing(rows: list[Row]) -> list[str]:
         "calls ListCertificatesByCA at the same time.",
         f"- **Memory setting.** Peak RSS of ours at {largest.certificates:,} certificates: {rss_lines}. "
         f"It grows with the number of *findings*, not with N: {per_finding_kb:.1f} KB per finding between the "
-        "flagged shares measured, most of it while `fit_report` builds the SNS message of every finding once "
-        "before trimming it to 256 KB (see the proposed changes). Keeping the quota busy needs about "
+        "flagged shares measured (each finding is a dict of about ten fields, held until the report is "
+        "built). Keeping the quota busy needs about "
         f"{memory_for_quota:,.0f} MB of CPU share; twice the measured peak is {memory_for_rss:,.0f} MB. "
         f"**Use {memory} MB** (the next Lambda size above both); a run with more than the "
         f"{max_findings:,} findings measured here needs it re-measured (about {per_finding_kb:.1f} KB each).",
