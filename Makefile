@@ -24,7 +24,7 @@ test: dev
 	$(BIN)/pytest
 
 lint: dev
-	$(BIN)/ruff check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 synth: dev
 	PATH=$(CURDIR)/$(BIN):$$PATH npx cdk synth
