@@ -6,15 +6,6 @@ No --ca means every CA (ListCACertificates first), as CA_CERTIFICATE_IDS=* does.
 - ours: the engine the Lambda runs (run_audit) plus building the SNS message from the
   report (fit_report + build_message), without publishing. Its per-CA log lines are
   written as in Lambda; the harness sends this process's stdout to /dev/null.
-- ours+utc-timestamps: ours with a change proposed for the engine (not in lambda/ yet):
-  its clients turn epoch timestamps into datetimes in UTC with datetime.fromtimestamp,
-  instead of botocore's default that goes through dateutil's tzlocal() for every
-  certificate (over half of the parsing CPU). Same values, same type. The session is
-  prepared here and handed to make_clients; the engine's code is otherwise unchanged.
-- ours+json-pages: the utc-timestamps change plus a second one, also proposed: the IoT
-  client reads ListCertificatesByCA pages with json.loads itself (a before-parse hook
-  fills botocore's customized_response_dict and leaves botocore an empty body), instead of
-  botocore's shape-driven parser walking every field of every certificate in Python.
 - floor: a bare boto3 paginator loop that only counts certificates, with the same client
   configuration (retries, pool) as the engine.
 
@@ -29,11 +20,8 @@ import json
 import os
 import resource
 import time
-from datetime import UTC, datetime
 
 import boto3
-import botocore.session
-from botocore.utils import parse_timestamp
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -42,55 +30,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def utc_timestamp(value):
-    """botocore's timestamp parser, with the common case (epoch seconds) done in C, in UTC."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    return parse_timestamp(value)
-
-
-def utc_timestamp_session() -> boto3.Session:
-    """A session whose clients parse epoch timestamps with `utc_timestamp`."""
-    core = botocore.session.get_session()
-    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
-    return boto3.Session(botocore_session=core, **FAKE_CREDENTIALS)
-
-
-def json_pages(response_dict: dict, customized_response_dict: dict, **_) -> None:
-    """before-parse hook: a successful ListCertificatesByCA page read by json.loads (in C); errors
-    are left to botocore, so its error parsing and retries are unchanged."""
-    if response_dict["status_code"] != 200:
-        return
-    page = json.loads(response_dict["body"])
-    for certificate in page.get("certificates", []):
-        if "creationDate" in certificate:
-            certificate["creationDate"] = utc_timestamp(certificate["creationDate"])
-    customized_response_dict.update(page)
-    response_dict["body"] = b"{}"
-
-
-def run_ours_json_pages(endpoint: str, ca_ids: list[str]) -> dict:
-    import cert_audit.aws
-
-    make_clients = cert_audit.aws.make_clients
-
-    def with_json_pages(session=None, endpoint_url=None):
-        iot, sns = make_clients(session, endpoint_url)
-        iot.meta.events.register("before-parse.iot.ListCertificatesByCA", json_pages)
-        return iot, sns
-
-    cert_audit.aws.make_clients = with_json_pages
-    return run_ours(endpoint, ca_ids, utc_timestamp_session())
-
-
-def run_ours(endpoint: str, ca_ids: list[str], session: boto3.Session | None = None) -> dict:
+def run_ours(endpoint: str, ca_ids: list[str]) -> dict:
     from cert_audit import aws
     from cert_audit.audit import run_audit
     from cert_audit.config import load_config
     from cert_audit.message import build_message, fit_report
 
     config = load_config(os.environ, require_topic=False)
-    iot, _ = aws.make_clients(session or boto3.Session(**FAKE_CREDENTIALS), endpoint_url=endpoint)
+    iot, _ = aws.make_clients(boto3.Session(**FAKE_CREDENTIALS), endpoint_url=endpoint)
     baseline = _peak_rss_mb()
     wall, cpu = time.perf_counter(), time.process_time()
     report = run_audit(iot, config, ca_certificate_ids=tuple(ca_ids) or None, audit_id="bench", account_id="0")
@@ -136,12 +83,7 @@ def run_floor(endpoint: str, ca_ids: list[str]) -> dict:
     }
 
 
-CONTENDERS = {
-    "ours": run_ours,
-    "ours+utc-timestamps": lambda endpoint, ca_ids: run_ours(endpoint, ca_ids, utc_timestamp_session()),
-    "ours+json-pages": run_ours_json_pages,
-    "floor": run_floor,
-}
+CONTENDERS = {"ours": run_ours, "floor": run_floor}
 
 
 def main() -> None:

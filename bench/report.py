@@ -58,7 +58,7 @@ def engine_version() -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
 
     dirty = " + uncommitted changes in lambda/" if git("status", "--porcelain", "lambda/") else ""
-    return f"engine at commit {git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty}"
+    return f"engine (lambda/) at commit {git('log', '-1', '--format=%h', '--', 'lambda/') or 'unknown'}{dirty}"
 
 
 def _rows_table(rows: list[Row]) -> list[str]:
@@ -224,9 +224,10 @@ def write_results(
             lines += [f"## {title}", "", *_rows_table(group_rows), ""]
     quota = [r for r in rows if r.group == QUOTA]
     if quota:
-        lines += ["Achieved request rate under the quota (pages served per second of scan):", ""]
+        lines += ["Achieved request rate under the quota (requests answered, not throttled, per second of scan):", ""]
         lines += [
-            f"- {r.contender}: {r.achieved_rps:.2f} req/s = {r.achieved_rps / r.quota_rps:.0%} of {r.quota_rps:g}, "
+            f"- {r.contender}, burst {r.quota_burst:g}: {r.achieved_rps:.2f} req/s = "
+            f"{r.achieved_rps / r.quota_rps:.0%} of {r.quota_rps:g}, "
             f"{r.throttled} throttled answers, {r.failed_cas} failed CAs"
             for r in quota
         ]

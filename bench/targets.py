@@ -70,7 +70,7 @@ def faster_than_cli(rows: list[Row], sizes: dict[str, int]) -> Verdict:
     ]
     measured = (
         "; ".join(
-            f"{label}: {s:.2f}× ({cli.process_wall_s:.1f} s vs {ours.process_wall_s:.1f} s; "
+            f"{label}: {s:.2f}× (AWS CLI {cli.process_wall_s:.1f} s, ours {ours.process_wall_s:.1f} s; "
             f"CPU {cli.process_cpu_s / ours.process_cpu_s:.2f}×)"
             for label, s, ours, cli in speedups
         )
