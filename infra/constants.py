@@ -42,11 +42,11 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 
 # From the measurements (bench/RESULTS.md, "Sizing and scale"): the function holds the
-# findings and per-CA counters, never the fleet, so memory grows with findings only, at about
-# 730 bytes each (tracemalloc, 100,000 findings: 72.8 MB) over a ~75 MB base; fitting the SNS
-# message adds under 2 MB. 1024 MB holds over a million findings (a whole revoked fleet), and
-# its CPU share (~0.58 vCPU) is several times what parsing pages at the default IoT quota
-# (10 requests/s = 2,500 certificates/s) needs.
+# findings and per-CA counters, never the fleet, so memory grows with findings only, about
+# 0.8 KB each over a ~75 MB base (146 MB at 100,000 findings); fitting the SNS message adds
+# under 2 MB. The bench's 512 MB covers its 100,000 findings; 1024 MB holds over a million
+# (one invocation scans ~2M certificates, and a mass revocation can flag most of them), and
+# its CPU share (~0.58 vCPU) is well above what reading pages at the IoT quota needs.
 MEMORY_MB = 1024
 # Lambda's maximum, so a large fleet gets every second there is. The engine stops asking
 # for pages 60 s before the timeout (TIME_RESERVE_MS) to report what it has, so a run

@@ -34,7 +34,7 @@ def test_defaults():
     assert (config.notify_on, config.page_size, config.scan_concurrency, config.metrics_detail) == (
         "findings",
         250,
-        4,
+        10,
         "ca",
     )
 
