@@ -115,14 +115,40 @@ def age_cutoff(now: datetime, max_age_days: int | None) -> datetime | None:
     return now - timedelta(days=max_age_days) if max_age_days else None
 
 
+def days_to_expiry(ca: dict[str, Any] | None, now: datetime) -> int | None:
+    not_after = ((ca or {}).get("validity") or {}).get("notAfter")
+    return (not_after - now).days if not_after else None
+
+
+def _expiry_finding(ca: dict[str, Any], now: datetime, warning_days: int) -> dict | None:
+    days_left = days_to_expiry(ca, now)
+    # Expiry matters only while the CA is trusted: a deactivated CA's date would alert forever.
+    if days_left is None or ca.get("status") != "ACTIVE":
+        return None
+    not_after = ca["validity"]["notAfter"]
+    if not_after <= now:
+        kind, severity = CA_EXPIRED, "HIGH"
+        reason = f"CA certificate expired on {iso_utc(not_after)}: register its successor and move devices to it."
+    elif days_left <= warning_days:
+        kind, severity = CA_EXPIRING, "MEDIUM"
+        reason = (
+            f"CA certificate expires on {iso_utc(not_after)}, in {days_left} days "
+            f"(warning at {warning_days}): register its successor now."
+        )
+    else:
+        return None
+    finding = _finding(kind, ca["certificateId"], ca, severity, reason)
+    finding.update(notAfter=iso_utc(not_after), daysToExpiry=days_left)
+    return finding
+
+
 def ca_findings(ca: dict[str, Any], active_device_certificates: int, now: datetime, warning_days: int) -> list[dict]:
     """Findings about the CA itself, from its DescribeCACertificate description."""
-    ca_id = ca["certificateId"]
     findings = []
     if ca.get("status") != "ACTIVE" and active_device_certificates:
         finding = _finding(
             CA_NOT_ACTIVE,
-            ca_id,
+            ca["certificateId"],
             ca,
             "CRITICAL",
             f"CA is {ca.get('status')} but {active_device_certificates:,} device certificates it signed are "
@@ -130,30 +156,8 @@ def ca_findings(ca: dict[str, Any], active_device_certificates: int, now: dateti
         )
         finding["activeDeviceCertificates"] = active_device_certificates
         findings.append(finding)
-    not_after = (ca.get("validity") or {}).get("notAfter")
-    # Expiry matters only while the CA is trusted: a deactivated CA's date would alert forever.
-    if not_after and ca.get("status") == "ACTIVE":
-        days_left = (not_after - now).days
-        if not_after <= now:
-            kind, severity = CA_EXPIRED, "HIGH"
-            reason = f"CA certificate expired on {iso_utc(not_after)}: register its successor and move devices to it."
-        elif days_left <= warning_days:
-            kind, severity = CA_EXPIRING, "MEDIUM"
-            reason = (
-                f"CA certificate expires on {iso_utc(not_after)}, in {days_left} days "
-                f"(warning at {warning_days}): register its successor now."
-            )
-        else:
-            return findings
-        finding = _finding(kind, ca_id, ca, severity, reason)
-        finding.update(notAfter=iso_utc(not_after), daysToExpiry=days_left)
-        findings.append(finding)
-    return findings
-
-
-def days_to_expiry(ca: dict[str, Any] | None, now: datetime) -> int | None:
-    not_after = ((ca or {}).get("validity") or {}).get("notAfter")
-    return (not_after - now).days if not_after else None
+    expiry = _expiry_finding(ca, now, warning_days)
+    return findings + [expiry] if expiry else findings
 
 
 def worst_first(findings: list[dict]) -> list[dict]:

@@ -64,6 +64,7 @@ def build_report(
                 "durationMs": scan.duration_ms,
             }
         )
+    by_type = Counter(finding["type"] for finding in findings)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "auditId": audit_id,
@@ -79,7 +80,7 @@ def build_report(
             "casFailed": sum(1 for ca in cas if ca["error"]),
             "worstSeverity": worst_severity(findings),
             "retries": sum(ca["retries"] for ca in cas),
-            "byType": {kind: sum(1 for f in findings if f["type"] == kind) for kind in FINDING_TYPES},
+            "byType": {kind: by_type[kind] for kind in FINDING_TYPES},
             "suppressedFindings": len(suppressed),
             "errors": len(errors),
         },
