@@ -41,6 +41,7 @@ def run_audit(
     return the full report, findings worst first. `errors` are run-level problems found
     before the scan (such as unreadable suppressions) that the report must carry."""
     now = datetime.now(UTC)
+    suppressions = list(suppressions)
     ca_ids = list(ca_certificate_ids or config.ca_certificate_ids)
     failed_discovery = None
     if not ca_ids:
@@ -49,7 +50,7 @@ def run_audit(
     if failed_discovery:
         scans.insert(0, failed_discovery)
     for scan in scans:
-        scan.findings, scan.suppressed = apply_suppressions(scan.findings, list(suppressions), now)
+        scan.findings, scan.suppressed = apply_suppressions(scan.findings, suppressions, now)
     return build_report(
         scans,
         flagged=config.flagged_statuses,
@@ -59,6 +60,6 @@ def run_audit(
         started_at=iso_utc(now),
         finished_at=iso_utc(datetime.now(UTC)),
         now=now,
-        expired=expired_suppressions(list(suppressions), now),
+        expired=expired_suppressions(suppressions, now),
         errors=list(errors),
     )

@@ -38,7 +38,7 @@ from cert_audit.config import (
     parse_statuses,
 )
 from cert_audit.findings import CERTIFICATE_STATUS, finding_for
-from cert_audit.message import build_message, fit_report, subject
+from cert_audit.message import build_message, error_lines, fit_report, subject
 from cert_audit.observability import logger
 from cert_audit.scan import CaScan
 from cert_audit.suppressions import Suppression, SuppressionError, load_suppressions_file
@@ -232,7 +232,11 @@ def scan(args: argparse.Namespace) -> int:
     if args.format != "table" or output:
         for ca in report["cas"]:  # the table shows them; the other outputs may go unread
             if ca["error"]:
-                print(f"cert-audit: CA {ca['caCertificateId']} not fully audited: {describe(ca)}", file=sys.stderr)
+                error = ca["error"]
+                print(
+                    f"cert-audit: CA {ca['caCertificateId']} not fully audited: {error['code']}: {error['message']}",
+                    file=sys.stderr,
+                )
     if interrupted(report):
         print("cert-audit: interrupted: the report above is partial (see ScanIncomplete)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -432,10 +436,6 @@ class Progress:
         return total / max(now - self.started, 1e-3)
 
 
-def describe(ca: dict) -> str:
-    return f"{ca['error']['code']}: {ca['error']['message']}" if ca["error"] else "scanned"
-
-
 def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
     """Rows under headers in aligned columns; numbers (columns in `right`) right-aligned."""
     cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in [headers, *rows]]
@@ -467,11 +467,9 @@ def as_table(report: dict) -> str:
     statuses.append(["All", summary["certificatesScanned"]])
     lines += text_table(["Status", "Certificates"], statuses, {1})
     failed = [ca for ca in report["cas"] if ca["error"]]
-    run_errors = report["errors"]
-    if failed or run_errors:
+    if failed or report["errors"]:
         lines += ["", "Scan errors (not everything was audited as asked)"]
-        lines += [f"- CA {ca['caCertificateId']}: {describe(ca)}" for ca in failed]
-        lines += [f"- {error['source']}: {error['code']}: {error['message']}" for error in run_errors]
+        lines += error_lines(report)
     findings = report["findings"]
     if findings:
         lines += ["", f"Findings (worst first): {len(findings):,}"]
@@ -483,7 +481,7 @@ def as_table(report: dict) -> str:
         if len(findings) > TABLE_FINDINGS_MAX:
             lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
     elif not failed:
-        lines += ["", "No findings: every certificate has a status that is not flagged."]
+        lines += ["", "No findings: nothing the audit checks needs attention."]
     if summary["suppressedFindings"]:
         lines.append(f"{summary['suppressedFindings']:,} findings suppressed (see --format json, suppressedFindings).")
     if report["expiredSuppressions"]:

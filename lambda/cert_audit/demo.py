@@ -28,7 +28,6 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from cert_audit import emulator, handler
 from cert_audit.cli import text_table
@@ -187,30 +186,6 @@ def received_reports(queue_url: str) -> list[dict]:
     return [json.loads(json.loads(m["Body"])["Message"]) for m in messages.get("Messages", [])]
 
 
-def published_messages(topic_arn: str) -> list[tuple[str, dict]]:
-    """(Subject, {"default", "email"}) of every message published to the topic, as SNS got it."""
-    topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
-    return [(subject, json.loads(message)) for _, message, subject, _, _ in topic.sent_notifications]
-
-
-def metric_rows(stdout: str) -> list[tuple[str, dict[str, str], float, str]]:
-    """(metric, dimensions, value, unit) of every EMF document the run printed."""
-    rows = []
-    for line in stdout.splitlines():
-        if not (line.startswith("{") and '"_aws"' in line):
-            continue
-        blob = json.loads(line)
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            dimensions = {name: blob[name] for name in directive["Dimensions"][0]}
-            for metric in directive["Metrics"]:
-                value = blob[metric["Name"]]
-                # Powertools writes a list when a metric may hold several samples.
-                rows.append(
-                    (metric["Name"], dimensions, sum(value) if isinstance(value, list) else value, metric["Unit"])
-                )
-    return rows
-
-
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
@@ -290,7 +265,7 @@ def show_message(subject: str, message: dict, report: dict, report_file: Path) -
 
 
 def show_metrics(stdout: str, cas: dict[str, DemoCa]) -> list[str]:
-    rows = metric_rows(stdout)
+    rows = emulator.metric_rows(stdout)
     per_ca: dict[str, dict[str, float]] = defaultdict(dict)
     run_rows = []
     for name, dimensions, value, unit in rows:
@@ -372,7 +347,8 @@ def main(report_file: str = "demo-report.json") -> int:
         os.environ.update(ALERT_TOPIC_ARN=topic_arn, SUPPRESSIONS_PARAMETER=SUPPRESSIONS_PARAMETER)
         run = invoke(cas, topic_arn)
         [report] = received_reports(queue_url)
-        [(subject, message)] = published_messages(topic_arn)
+        [published] = emulator.published_messages(topic_arn, REGION, ACCOUNT)
+        subject, message = published["Subject"], published["Message"]
         target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         sections = [
             show_fleet(cas),

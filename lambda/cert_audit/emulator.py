@@ -38,6 +38,7 @@ from moto.core.common_models import BaseModel
 from moto.iot.exceptions import InvalidRequestException
 from moto.iot.models import FakeCaCertificate, FakeCertificate, IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
+from moto.sns.models import sns_backends
 
 PAGE_SIZE_MAX = 250
 
@@ -287,3 +288,31 @@ def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]
     # First, so that the answer is ours rather than the emulator's.
     client.meta.events.register_first(event, handler)
     return lambda: client.meta.events.unregister(event, handler)
+
+
+def published_messages(topic_arn: str, region: str = "us-east-1", account_id: str = DEFAULT_ACCOUNT_ID) -> list[dict]:
+    """Every message published to the topic as SNS got it: Subject, Message ({"default",
+    "email"} parsed) and MessageAttributes."""
+    topic = sns_backends[account_id][region].topics[topic_arn]
+    return [
+        {"Subject": subject, "Message": json.loads(message), "MessageAttributes": attributes}
+        for _, message, subject, attributes, _ in topic.sent_notifications
+    ]
+
+
+def metric_rows(stdout: str) -> list[tuple[str, dict[str, str], float, str]]:
+    """(metric, dimensions, value, unit) of every embedded-metric-format document printed."""
+    rows = []
+    for line in stdout.splitlines():
+        if not (line.startswith("{") and '"_aws"' in line):
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            dimensions = {name: blob[name] for name in directive["Dimensions"][0]}
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                # Powertools writes a list when a metric may hold several samples.
+                rows.append(
+                    (metric["Name"], dimensions, sum(value) if isinstance(value, list) else value, metric["Unit"])
+                )
+    return rows

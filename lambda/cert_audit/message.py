@@ -72,6 +72,14 @@ def _grouped_by_type(findings: list[dict], region: str | None) -> list[str]:
     return lines
 
 
+def error_lines(report: dict) -> list[str]:
+    """One line per CA not fully audited and per run-level error (email and CLI alike)."""
+    failed = [ca for ca in report["cas"] if ca["error"]]
+    return [f"- CA {ca['caCertificateId']}: {ca['error']['code']}: {ca['error']['message']}" for ca in failed] + [
+        f"- {error['source']}: {error['code']}: {error['message']}" for error in report["errors"]
+    ]
+
+
 def email_text(report: dict) -> str:
     summary = report["summary"]
     region = report["region"]
@@ -92,9 +100,7 @@ def email_text(report: dict) -> str:
     lines += [f"  {status:<20} {count:>10,}" for status, count in summary["byStatus"].items()]
     failed = [ca for ca in report["cas"] if ca["error"]]
     if failed or report["errors"]:
-        lines += ["", "Scan errors (not everything was audited as configured)"]
-        lines += [f"- CA {ca['caCertificateId']}: {ca['error']['code']}: {ca['error']['message']}" for ca in failed]
-        lines += [f"- {error['source']}: {error['code']}: {error['message']}" for error in report["errors"]]
+        lines += ["", "Scan errors (not everything was audited as configured)", *error_lines(report)]
     lines.append("")
     if report["findings"]:
         lines += ["Findings by type (worst first)", ""]

@@ -13,7 +13,6 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.retries import bucket
 from moto import mock_aws
-from moto.sns.models import sns_backends
 
 from cert_audit import emulator, handler
 from cert_audit.observability import metrics
@@ -83,11 +82,7 @@ class Alerts:
 
     def published(self) -> list[dict]:
         """The raw published messages (both `default` and `email`), as SNS got them."""
-        topic = sns_backends[ACCOUNT][REGION].topics[self.topic_arn]
-        return [
-            {"Message": json.loads(message), "Subject": subject, "MessageAttributes": attributes}
-            for _, message, subject, attributes, _ in topic.sent_notifications
-        ]
+        return emulator.published_messages(self.topic_arn, REGION, ACCOUNT)
 
 
 @pytest.fixture
@@ -109,23 +104,6 @@ def context() -> emulator.LambdaContext:
     return emulator.LambdaContext()
 
 
-def emf_blobs(output: str) -> list[dict]:
-    """The embedded-metric-format documents printed on stdout."""
-    blobs = []
-    for line in output.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            blobs.append(json.loads(line))
-    return blobs
-
-
 def metric_points(output: str) -> dict[tuple, float]:
     """{(metric name, ((dimension, value), ...)): value} from the EMF output."""
-    points = {}
-    for blob in emf_blobs(output):
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            dimensions = tuple(sorted((name, blob[name]) for name in directive["Dimensions"][0]))
-            for metric in directive["Metrics"]:
-                value = blob[metric["Name"]]
-                # Powertools writes a value as a list when it may hold several samples.
-                points[(metric["Name"], dimensions)] = sum(value) if isinstance(value, list) else value
-    return points
+    return {(name, tuple(sorted(dims.items()))): value for name, dims, value, _ in emulator.metric_rows(output)}
