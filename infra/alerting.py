@@ -26,32 +26,34 @@ class Alerting(Construct):
             description="Encrypts the IoT certificate audit's alert topic",
             enable_key_rotation=True,
         )
+        # The stack's own alarms only, on the key as on the topic: the source account and the
+        # alarm ARN prefix keep another account's CloudWatch from using this key (confused deputy).
+        # CloudWatch's request to KMS (through SNS) carries both keys, unlike EventBridge's, for
+        # which SNS documents them as unsupported in a key policy.
+        this_accounts_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"},
+        }
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
                 principals=[CLOUDWATCH],
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],  # in a key policy, "*" means this key
+                conditions=this_accounts_alarms,
             )
         )
         # enforce_ssl adds a Deny for publishers that do not use TLS.
         self.topic = sns.Topic(
             self, "AlertTopic", display_name="IoT certificate audit", master_key=self.key, enforce_ssl=True
         )
-        # The stack's own alarms only: the source account and the alarm ARN prefix keep
-        # another account's CloudWatch from using this topic (confused deputy).
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarmsToPublish",
                 principals=[CLOUDWATCH],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
-                },
+                conditions=this_accounts_alarms,
             )
         )
         self.subscriptions = [

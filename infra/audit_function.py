@@ -1,8 +1,9 @@
-"""The audit function, its least-privilege role and log group, its schedule and dead-letter queue."""
+"""The audit function, its least-privilege role and log group, its run lock, schedule and dead-letter queue."""
 
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -21,7 +22,9 @@ from infra.config import StackConfig
 from infra.suppressions import suppressions_parameter
 
 
-def function_environment(config: StackConfig, topic_arn: str, suppressions_parameter: str | None) -> dict[str, str]:
+def function_environment(
+    config: StackConfig, topic_arn: str, suppressions_parameter: str | None, run_lock_table: str
+) -> dict[str, str]:
     """The function's environment, in the engine's contract (cert_audit.config.load_config).
 
     The optional checks' variables are left out when off, as the engine reads an absent one."""
@@ -32,6 +35,8 @@ def function_environment(config: StackConfig, topic_arn: str, suppressions_param
         "NOTIFY_ON": config.notify_on,
         "METRICS_DETAIL": config.metrics_detail,
         "CA_EXPIRY_WARNING_DAYS": str(config.ca_expiry_warning_days),
+        "IOT_RATE_LIMIT": str(config.iot_rate_limit),
+        "RUN_LOCK_TABLE_NAME": run_lock_table,
         "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": constants.LOG_LEVEL,
@@ -44,7 +49,7 @@ def function_environment(config: StackConfig, topic_arn: str, suppressions_param
 
 
 class AuditFunction(Construct):
-    """The scheduled audit: function, role, log group, EventBridge rule and dead-letter queue."""
+    """The scheduled audit: function, role, log group, run lock table, EventBridge rule and dead-letter queue."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StackConfig, topic: sns.ITopic, key: kms.IKey
@@ -84,6 +89,17 @@ class AuditFunction(Construct):
                 )
             )
 
+        self.run_lock = _run_lock_table(self)
+        # The lock's two writes only: take it (conditional PutItem) and release it (conditional
+        # DeleteItem); not table.grant_write_data, which adds UpdateItem, BatchWriteItem and reads.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TakeAndReleaseTheRunLock",
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                resources=[self.run_lock.table_arn],
+            )
+        )
+
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -105,14 +121,17 @@ class AuditFunction(Construct):
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn)],
             memory_size=constants.MEMORY_MB,
             timeout=constants.TIMEOUT,
-            reserved_concurrent_executions=constants.RESERVED_CONCURRENCY,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
             environment=function_environment(
-                config, topic.topic_arn, self.suppressions.parameter_name if self.suppressions else None
+                config,
+                topic.topic_arn,
+                self.suppressions.parameter_name if self.suppressions else None,
+                self.run_lock.table_name,
             ),
             retry_attempts=constants.ASYNC_RETRY_ATTEMPTS,
+            max_event_age=constants.ASYNC_MAX_EVENT_AGE,
             # A destination rather than a function DLQ: the record carries the error and
             # the request, not only the event.
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
@@ -131,6 +150,23 @@ class AuditFunction(Construct):
                 )
             ],
         )
+
+
+def _run_lock_table(scope: Construct) -> dynamodb.Table:
+    """The table of the one lock item that keeps two runs from overlapping (RUN_LOCK_TABLE_NAME)."""
+    return dynamodb.Table(
+        scope,
+        "RunLock",
+        partition_key=dynamodb.Attribute(name=constants.RUN_LOCK_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+        time_to_live_attribute=constants.RUN_LOCK_TTL_ATTRIBUTE,
+        # Two small writes a run: on-demand costs fractions of a cent, provisioned capacity a fixed fee.
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        # DynamoDB's AWS-managed key, stated in the template; it needs no key policy or grant.
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        # It holds nothing worth keeping: at most a lock that lapses within 15 minutes. Deleting it
+        # with the stack leaves nothing behind; a new stack starts unlocked.
+        removal_policy=RemovalPolicy.DESTROY,
+    )
 
 
 def _list_statement(config: StackConfig) -> iam.PolicyStatement:

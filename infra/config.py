@@ -1,7 +1,8 @@
 """The stack's configuration: CDK context parsed and validated once, before any construct exists.
 
 Values come from cdk.json or `-c key=value` (always strings on the command line), so
-lists are accepted as JSON lists or comma-separated strings and booleans as true/false.
+lists are accepted as JSON lists or comma-separated strings, booleans as true/false, and
+an optional key is off when empty, JSON null or the word null (`-c maxCertificateAgeDays=null`).
 Every problem is collected into one `ConfigError` that names the key, the value and what
 is allowed. The function's own validators (cert_audit.config) are reused, so the stack
 refuses exactly the values the function would refuse at run time.
@@ -24,9 +25,9 @@ from cert_audit.config import (
     parse_ca_ids,
     parse_statuses,
 )
-from infra.constants import TIMEOUT
+from infra.constants import DEFAULT_IOT_RATE_LIMIT, IOT_RATE_LIMIT_MAX, TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
-from infra.schedule import Schedule, parse_schedule
+from infra.schedule import Schedule, check_runs_cannot_overlap, parse_schedule
 from infra.suppressions import Suppressions, load_suppressions
 
 # The defaults, also written out in cdk.json for users to read and edit (a test keeps them equal).
@@ -40,8 +41,9 @@ DEFAULTS: dict[str, object] = {
     "metricsDetail": "ca",
     "runbookUrl": "",
     "caExpiryWarningDays": 90,
-    "maxCertificateAgeDays": None,  # None or "": the age check is off
+    "maxCertificateAgeDays": None,  # None, "" or "null": the age check is off
     "suppressionsFile": None,  # None or "": no suppressions, no parameter
+    "iotRateLimit": DEFAULT_IOT_RATE_LIMIT,
 }
 KNOWN_KEYS = tuple(DEFAULTS)
 
@@ -65,6 +67,7 @@ class StackConfig:
     ca_expiry_warning_days: int
     max_certificate_age_days: int | None  # None: the age check is off
     suppressions: Suppressions | None  # None: no suppressions file
+    iot_rate_limit: int  # IoT requests per second for the whole run (IOT_RATE_LIMIT)
 
     @property
     def all_cas(self) -> bool:
@@ -129,18 +132,29 @@ def _runbook_url(value: object) -> str:
 
 
 def _days(key: str, optional: bool = False) -> Callable[[object], int | None]:
-    """A whole number of days in the engine's range; "" or null means off when the key is optional."""
+    """A whole number of days in the engine's range; "", null or "null" means off when the key is optional."""
 
     def parse(value: object) -> int | None:
         text = "" if value is None else str(value).strip()
-        if optional and not text:
+        if optional and text.lower() in ("", "null"):
             return None
         if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= DAYS_MAX:
-            off = ", or leave it empty to turn the check off" if optional else ""
+            off = ", or null (or empty) to turn the check off" if optional else ""
             raise ConfigError(f"{key}: {value!r} is not allowed; give a whole number of days from 1 to {DAYS_MAX}{off}")
         return int(text)
 
     return parse
+
+
+def _iot_rate_limit(value: object) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= IOT_RATE_LIMIT_MAX:
+        raise ConfigError(
+            f"iotRateLimit: {value!r} is not allowed; give a whole number of IoT requests per second from 1 to "
+            f"{IOT_RATE_LIMIT_MAX} (default {DEFAULT_IOT_RATE_LIMIT}, half of ListCertificatesByCA's default "
+            "quota of 10 per second)"
+        )
+    return int(text)
 
 
 def _typos(context: Mapping[str, object]) -> list[str]:
@@ -177,6 +191,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "caExpiryWarningDays": _days("caExpiryWarningDays"),
         "maxCertificateAgeDays": _days("maxCertificateAgeDays", optional=True),
         "suppressionsFile": load_suppressions,
+        "iotRateLimit": _iot_rate_limit,
     }
     for key, parse in parsers.items():
         value = context.get(key)
@@ -186,8 +201,10 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
             problems.append(str(error))
     heartbeat = None
     if "schedule" in parsed:
+        timeout = int(TIMEOUT.to_seconds())
         try:
-            heartbeat = heartbeat_window(parsed["schedule"].longest_gap_seconds, int(TIMEOUT.to_seconds()))
+            check_runs_cannot_overlap(parsed["schedule"], timeout)
+            heartbeat = heartbeat_window(parsed["schedule"].longest_gap_seconds, timeout)
         except ConfigError as error:
             problems.append(str(error))
     if problems:
@@ -205,4 +222,5 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         ca_expiry_warning_days=parsed["caExpiryWarningDays"],
         max_certificate_age_days=parsed["maxCertificateAgeDays"],
         suppressions=parsed["suppressionsFile"],
+        iot_rate_limit=parsed["iotRateLimit"],
     )

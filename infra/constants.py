@@ -53,20 +53,40 @@ MEMORY_MB = 1024
 # that cannot finish still reports and still publishes its findings.
 TIMEOUT = Duration.minutes(15)
 # One run at a time: an overlapping run would double the IoT request rate (the quota is
-# per account) and publish a second, overlapping report.
-RESERVED_CONCURRENCY = 1
+# per account) and publish a second, overlapping report. Not reserved concurrency: a
+# reservation of 1 fails to deploy in a new account whose concurrency quota is 10 (Lambda
+# keeps 10 unreserved), so the function takes a lock item in a DynamoDB table instead
+# (RUN_LOCK_TABLE_NAME): a run that finds it held by a live run skips (metric SkippedRuns).
+# The item's expiresAt is the end of the holder's invocation, so a crashed run's lock lapses
+# by the next run; DynamoDB's TTL deletes it later (within days), the function's condition
+# on expiresAt is what frees it on time.
+RUN_LOCK_PARTITION_KEY = "lockId"
+RUN_LOCK_TTL_ATTRIBUTE = "expiresAt"
+# The engine's token bucket for every IoT call of a run (IOT_RATE_LIMIT): half of the
+# default 10 requests/s quota of ListCertificatesByCA, leaving the rest to provisioning,
+# JITR and operators. The bounds are the engine's (cert_audit.config).
+DEFAULT_IOT_RATE_LIMIT = 5
+IOT_RATE_LIMIT_MAX = 100
 # Long enough to compare this quarter's audit lines with the last one; short enough that
 # per-CA scan lines (one per CA per run) do not pile up storage cost for years.
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 # Retries for an invocation EventBridge could not deliver (throttled, service error).
 # A missed run is caught by the heartbeat alarm anyway; two tries within an hour cover
-# the transient cases without piling runs up behind the reserved concurrency of 1.
+# the transient cases, and a late run that meets a live one only skips (the run lock).
 SCHEDULE_RETRY_ATTEMPTS = 2
 SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
 # Lambda's own retries of an asynchronous invocation that failed in the function: one
 # retry rides out a transient SNS/IoT error; a run that fails twice goes to the DLQ.
 ASYNC_RETRY_ATTEMPTS = 1
+# How long an asynchronous event (schedule or `aws lambda invoke --invocation-type Event`)
+# may wait in Lambda's queue, retries included, before it goes to the DLQ instead of running.
+# Lambda's default is 6 hours: without reserved concurrency a throttled account could then
+# start a daily audit hours late, near the next one. One hour, like the schedule's own
+# bound, still covers the retry of a run that failed at the 15-minute timeout (Lambda waits
+# a minute or two before retrying); an older event is dead-lettered, and the next
+# scheduled run (or the heartbeat alarm) takes over.
+ASYNC_MAX_EVENT_AGE = Duration.hours(1)
 # Long enough to read a failed event after a weekend; SQS's maximum is 14 days.
 DLQ_RETENTION = Duration.days(14)
 

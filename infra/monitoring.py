@@ -31,9 +31,13 @@ CA_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId}}"
 CA_STATUS_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId,Status}}"
 # The lowest days-to-expiry over every CA's `CaDaysToExpiry` (dimension exactly CaCertificateId).
 CA_EXPIRY_QUERY = f'SELECT MIN(CaDaysToExpiry) FROM SCHEMA("{constants.METRICS_NAMESPACE}", CaCertificateId)'
+# Logs Insights flattens the JSON object `error` ({code, message} or null) into `error.code`
+# and `error.message`: a bare `error` column stays empty. `findings` is after suppressions;
+# `suppressedFindings` is what suppressions accepted.
 LATEST_SCANS_QUERY = "\n".join(
     (
-        "fields @timestamp, caCertificateId, certificatesScanned, findings, error, pages, retries, durationMs",
+        "fields @timestamp, caCertificateId, certificatesScanned, findings, suppressedFindings, error.code, "
+        "pages, retries, durationMs",
         '| filter message = "CA scanned"',
         "| sort @timestamp desc",
         "| dedup caCertificateId",
@@ -68,7 +72,8 @@ def dashboard_period(config: StackConfig) -> Duration:
 
 
 class Monitoring(Construct):
-    """Alarms on scan errors, function errors, a missing heartbeat, findings (optional) and the DLQ; the dashboard."""
+    """Alarms on scan errors, function errors, a missing heartbeat, findings (optional), the DLQ and failed
+    deliveries of the alert topic; the dashboard."""
 
     def __init__(
         self,
@@ -124,6 +129,18 @@ class Monitoring(Construct):
             "DeadLetterQueueAlarm",
             dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
             "A scheduled invocation could not be delivered or failed twice; its event is in the dead-letter queue",
+        )
+        # It notifies the topic whose deliveries failed, on purpose: deliveries fail per
+        # subscription (an HTTPS endpoint down, a queue or function deleted, a policy that refuses
+        # SNS), so the other subscribers still get this alarm; it is also on the dashboard. A second
+        # topic would need its own subscriptions, confirmed by the same people, and would fail with
+        # the same endpoints. When every delivery fails (the key disabled), only the alarm's state and
+        # the dashboard show it. Email bounces are not counted: SNS hands mail to its mail system.
+        self.notifications_failed_alarm = self._above_zero(
+            "NotificationsFailedAlarm",
+            topic.metric_number_of_notifications_failed(period=period, statistic="Sum"),
+            "The alert topic could not deliver a message to at least one subscription (SNS "
+            "NumberOfNotificationsFailed): some subscribers missed a report or an alarm",
         )
         self.dashboard = self._dashboard(config, log_group)
 
@@ -294,7 +311,8 @@ def _explanation(config: StackConfig) -> str:
             "Each CA is described too: a CA that is not ACTIVE while device certificates it signed still are, "
             "or a CA certificate expired or about to expire, is also a finding.",
             "Findings are emailed to the alert topic's subscribers with the full JSON report.",
-            f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue{expiry}. "
+            f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue, failed "
+            f"deliveries of the alert topic{expiry}. "
             f"What to do when one fires: see {runbook} of the project's README.",
         )
     )

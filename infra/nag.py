@@ -49,6 +49,13 @@ ACKNOWLEDGEMENTS = (
         "not make are counted in the topic's NumberOfNotificationsFailed metric.",
     ),
     Acknowledgement(
+        "AwsSolutions::AwsSolutions-DDB3",
+        "audit.run_lock",
+        "The run-lock table holds at most one item, a lock that lapses at the end of the run holding it; "
+        "there is nothing to recover, and restoring a table to an earlier time could only bring back a stale "
+        "lock. The table is deleted with the stack (removal policy DESTROY) and a new one starts unlocked.",
+    ),
+    Acknowledgement(
         "AwsSolutions::AwsSolutions-SQS3",
         "audit.dead_letter_queue",
         "This queue is the dead-letter queue: of the schedule's EventBridge target and the function's "

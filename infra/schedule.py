@@ -5,10 +5,12 @@ the rest at deploy time, after the stack has started to change (`rate(5 minute)`
 classic). Checking here turns that into a synth error with an example of a valid value.
 
 `longest_gap` is what the heartbeat alarm needs: the longest time between two scheduled
-runs. For `rate` it is exact. For `cron` it is computed over one week of fire times from
-the minutes, hours and day-of-week fields; expressions that restrict day-of-month, month
-or year can leave weeks or months between runs, longer than any CloudWatch alarm can
-watch, so they are refused with a message that says so.
+runs; `shortest_gap` must not be shorter than the function's timeout, or a run could still
+be going when the next one starts (`check_runs_cannot_overlap`). For `rate` both are exact.
+For `cron` they are computed over one week of fire times from the minutes, hours and
+day-of-week fields; expressions that restrict day-of-month, month or year can leave weeks
+or months between runs, longer than any CloudWatch alarm can watch, so they are refused
+with a message that says so.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ _FIELDS = (
 class Schedule:
     expression: str
     longest_gap_seconds: int  # the longest time between two scheduled runs
+    shortest_gap_seconds: int  # the shortest time between two scheduled runs
 
 
 def _problem(expression: str, why: str, example: str) -> ConfigError:
@@ -81,7 +84,7 @@ def _parse_rate(expression: str, value: str, unit: str) -> Schedule:
     if unit != expected:
         rule = "singular when the value is 1" if number == 1 else "plural when the value is not 1"
         raise _problem(expression, f"the unit must be {rule} (rate({number} {expected}))", RATE_EXAMPLES)
-    return Schedule(expression, number * _RATE_UNITS[singular])
+    return Schedule(expression, number * _RATE_UNITS[singular], number * _RATE_UNITS[singular])
 
 
 def _value(field: _Field, text: str) -> int:
@@ -157,7 +160,7 @@ def _parse_cron(expression: str, body: str) -> Schedule:
         for minute in selected[0]
     )
     gaps = [later - earlier for earlier, later in zip(times, times[1:] + [times[0] + WEEK], strict=True)]
-    return Schedule(expression, max(gaps))
+    return Schedule(expression, max(gaps), min(gaps))
 
 
 def parse_schedule(value: object) -> Schedule:
@@ -170,3 +173,27 @@ def parse_schedule(value: object) -> Schedule:
     if cron:
         return _parse_cron(expression, cron.group(1))
     raise _problem(expression, "expected rate(value unit) or cron(6 fields)", f"{RATE_EXAMPLES}; or {CRON_EXAMPLE}")
+
+
+def _duration(seconds: int) -> str:
+    if seconds % HOUR == 0:
+        hours = seconds // HOUR
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    minutes = seconds // MINUTE
+    return f"{minutes} minute" + ("s" if minutes != 1 else "")
+
+
+def check_runs_cannot_overlap(schedule: Schedule, timeout_seconds: int) -> None:
+    """Refuse a schedule that can start a run while the previous one may still be going.
+
+    The function runs up to its timeout; a closer schedule would have every other run find
+    the run lock held and skip (or, without the lock, double the IoT request rate)."""
+    if schedule.shortest_gap_seconds >= timeout_seconds:
+        return
+    timeout = _duration(timeout_seconds)
+    raise ConfigError(
+        f"schedule: {schedule.expression!r} starts runs {_duration(schedule.shortest_gap_seconds)} apart, "
+        f"shorter than the function's {timeout} timeout, so a run could start while the last one is still "
+        f"going; use a schedule whose runs are at least {timeout} apart, e.g. rate({timeout_seconds // MINUTE} "
+        f"minutes), cron(0/{timeout_seconds // MINUTE} * * * ? *) or the default rate(1 day)"
+    )

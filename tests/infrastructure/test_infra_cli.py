@@ -45,14 +45,16 @@ def _cdk_synth(outdir: Path, *context: str) -> subprocess.CompletedProcess:
 
 
 def test_cdk_synth_with_command_line_context_writes_the_configured_template(tmp_path):
-    # Given CAs and emails typed on the command line, comma-separated, and a suppressions file
-    # named relative to the project folder, where cdk runs
+    # Given CAs and emails typed on the command line, comma-separated, a suppressions file
+    # named relative to the project folder, where cdk runs, the age check off and a rate limit
     # When the real CLI synthesizes
     result = _cdk_synth(
         tmp_path,
         f"caCertificateIds={CA_A},{CA_B}",
         "alertEmails=ops@example.com,sec@example.org",
         "suppressionsFile=tests/infrastructure/fixtures/suppressions.yaml",
+        "maxCertificateAgeDays=null",
+        "iotRateLimit=8",
     )
 
     # Then it succeeds quietly and the template carries both CAs and both addresses
@@ -61,7 +63,11 @@ def test_cdk_synth_with_command_line_context_writes_the_configured_template(tmp_
     template = json.loads((tmp_path / "IoTCertificateAudit.template.json").read_text())
     resources = template["Resources"].values()
     (function,) = [resource for resource in resources if resource["Type"] == "AWS::Lambda::Function"]
-    assert function["Properties"]["Environment"]["Variables"]["CA_CERTIFICATE_IDS"] == f"{CA_A},{CA_B}"
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["CA_CERTIFICATE_IDS"] == f"{CA_A},{CA_B}"
+    # And null turns the age check off, as the README says; the rate limit reaches the function
+    assert "MAX_CERTIFICATE_AGE_DAYS" not in variables
+    assert variables["IOT_RATE_LIMIT"] == "8"
     (parameter,) = [resource for resource in resources if resource["Type"] == "AWS::SSM::Parameter"]
     assert len(json.loads(parameter["Properties"]["Value"])) == 2  # the file's two suppressions
     emails = sorted(

@@ -28,6 +28,8 @@ def test_defaults_audit_every_ca_daily_and_notify_on_findings():
     assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("findings", False, "ca")
     # And warns of CA expiry 90 days ahead, as the engine does; no age check, no suppressions
     assert (config.ca_expiry_warning_days, config.max_certificate_age_days, config.suppressions) == (90, None, None)
+    # And paces its IoT calls at 5 a second, half of ListCertificatesByCA's default quota
+    assert config.iot_rate_limit == 5
 
 
 def test_cdk_json_writes_out_exactly_the_defaults(request):
@@ -55,6 +57,7 @@ def test_command_line_strings_give_lists_and_booleans():
         "schedule": " cron(0 6 * * ? *) ",
         "caExpiryWarningDays": " 30 ",
         "maxCertificateAgeDays": "365",
+        "iotRateLimit": " 12 ",
     }
 
     # When they are loaded
@@ -67,10 +70,15 @@ def test_command_line_strings_give_lists_and_booleans():
     assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("always", True, "totals")
     assert config.schedule.expression == "cron(0 6 * * ? *)"
     assert (config.ca_expiry_warning_days, config.max_certificate_age_days) == (30, 365)
+    assert config.iot_rate_limit == 12
 
 
-@pytest.mark.parametrize(("value", "days"), [(365, 365), ("365", 365), ("", None), (" ", None), (None, None)])
+@pytest.mark.parametrize(
+    ("value", "days"),
+    [(365, 365), ("365", 365), ("", None), (" ", None), (None, None), ("null", None), ("NULL", None)],
+)
 def test_certificate_age_limit_is_a_number_of_days_or_off(value, days):
+    # "null" is what `-c maxCertificateAgeDays=null` delivers for the README's null
     assert load_stack_config({"maxCertificateAgeDays": value}).max_certificate_age_days == days
 
 
@@ -130,8 +138,19 @@ def test_star_or_empty_means_every_ca(all_cas):
         ("caExpiryWarningDays", "", "caExpiryWarningDays: '' is not allowed; give a whole number of days"),
         ("caExpiryWarningDays", True, "caExpiryWarningDays: True is not allowed"),
         ("maxCertificateAgeDays", "-1", "maxCertificateAgeDays: '-1' is not allowed; give a whole number of days"),
-        ("maxCertificateAgeDays", "1.5", "from 1 to 3652, or leave it empty to turn the check off"),
+        ("maxCertificateAgeDays", "1.5", "from 1 to 3652, or null (or empty) to turn the check off"),
         ("maxCertificateAgeDays", "a year", "maxCertificateAgeDays: 'a year' is not allowed"),
+        ("maxCertificateAgeDays", "none", "or null (or empty) to turn the check off"),
+        ("iotRateLimit", "0", "iotRateLimit: '0' is not allowed; give a whole number of IoT requests per second"),
+        ("iotRateLimit", 101, "iotRateLimit: 101 is not allowed; give a whole number of IoT requests per second from"),
+        ("iotRateLimit", "2.5", "from 1 to 100 (default 5, half of ListCertificatesByCA's default quota"),
+        ("iotRateLimit", "", "iotRateLimit: '' is not allowed"),
+        ("iotRateLimit", True, "iotRateLimit: True is not allowed"),
+        ("schedule", "rate(1 minute)", "'rate(1 minute)' starts runs 1 minute apart, shorter than the function's 15"),
+        ("schedule", "rate(14 minutes)", "at least 15 minutes apart, e.g. rate(15 minutes), cron(0/15 * * * ? *)"),
+        ("schedule", "cron(0/5 * * * ? *)", "'cron(0/5 * * * ? *)' starts runs 5 minutes apart"),
+        # a daily cron whose two runs sit close together: the shortest gap counts, not the average
+        ("schedule", "cron(0,10 6 * * ? *)", "starts runs 10 minutes apart, shorter than the function's 15 minutes"),
     ],
 )
 def test_each_bad_value_names_key_value_and_what_is_allowed(key, value, expected):
@@ -167,6 +186,8 @@ def test_every_problem_is_reported_at_once():
         ("suppressionFile", "suppressionsFile"),
         ("caExpiryWarningDay", "caExpiryWarningDays"),
         ("maxCertificateAge", "maxCertificateAgeDays"),
+        ("iotRatelimit", "iotRateLimit"),
+        ("iotRateLimits", "iotRateLimit"),
     ],
 )
 def test_a_key_that_looks_like_a_typo_of_ours_is_refused_with_a_suggestion(typo, meant):
@@ -211,6 +232,27 @@ def test_cdk_feature_flags_and_cli_settings_are_not_mistaken_for_typos():
 )
 def test_schedule_gap_is_the_longest_time_between_two_runs(expression, gap):
     assert parse_schedule(expression).longest_gap_seconds == gap
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [
+        ("rate(15 minutes)", 15 * MINUTE),
+        ("rate(1 day)", DAY),
+        ("cron(0/15 * * * ? *)", 15 * MINUTE),
+        ("cron(0 6,18 ? * * *)", 12 * HOUR),
+        ("cron(30 1 ? * MON-FRI *)", DAY),  # weekdays: a day apart, then three
+        ("cron(0,20 6 * * ? *)", 20 * MINUTE),  # two runs a day, twenty minutes apart
+    ],
+)
+def test_schedule_shortest_gap_is_the_least_time_between_two_runs(expression, gap):
+    assert parse_schedule(expression).shortest_gap_seconds == gap
+
+
+@pytest.mark.parametrize("schedule", ["rate(15 minutes)", "cron(0/15 * * * ? *)", "cron(0,15 6 * * ? *)"])
+def test_runs_exactly_one_timeout_apart_are_allowed(schedule):
+    # A run ends by its 15-minute timeout, so the next may start then
+    assert load_stack_config({"schedule": schedule}).schedule.expression == schedule
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ DLQ = "AuditDeadLetterQueue5CD9B28D"
 LOG_GROUP = "AuditLogGroup4CD660E1"
 FUNCTION = "AuditFunctionD052CD6C"
 RULE = "AuditScheduleE3EE46A1"
+RUN_LOCK = "AuditRunLock1335D21E"
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +46,23 @@ def test_stack_has_exactly_these_resources(synth):
         "AWS::Lambda::EventInvokeConfig": 1,
         "AWS::Lambda::Permission": 1,
         "AWS::Events::Rule": 1,
-        # scan errors, function errors, heartbeat, CA expiry, DLQ (findings is opt-in)
-        "AWS::CloudWatch::Alarm": 5,
+        "AWS::DynamoDB::Table": 1,
+        # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries (findings is opt-in)
+        "AWS::CloudWatch::Alarm": 6,
         "AWS::CloudWatch::Dashboard": 1,
     }
 
 
 def test_stateful_resources_keep_their_logical_ids(synth):
     # A changed logical ID makes CloudFormation replace the resource: a new topic loses its
-    # confirmed subscriptions, a new key cannot decrypt, a new log group loses history.
+    # confirmed subscriptions, a new key cannot decrypt, a new log group loses history, a new
+    # lock table would let a run start beside one holding the old table's lock.
     resources = synth.template_json["Resources"]
     assert resources[TOPIC]["Type"] == "AWS::SNS::Topic"
     assert resources[KEY]["Type"] == "AWS::KMS::Key"
     assert resources[DLQ]["Type"] == "AWS::SQS::Queue"
     assert resources[LOG_GROUP]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[RUN_LOCK]["Type"] == "AWS::DynamoDB::Table"
 
 
 def test_function_runs_the_handler_on_the_newest_powertools_runtime(synth):
@@ -68,7 +72,6 @@ def test_function_runs_the_handler_on_the_newest_powertools_runtime(synth):
     assert function["Architectures"] == ["arm64"]
     assert function["MemorySize"] == 1024
     assert function["Timeout"] == 900
-    assert function["ReservedConcurrentExecutions"] == 1
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"] == {"LogGroup": {"Ref": LOG_GROUP}}
     assert function["Role"] == {"Fn::GetAtt": ["AuditRole362A2808", "Arn"]}
@@ -101,6 +104,8 @@ def test_function_environment_follows_the_engine_contract(synth):
         "NOTIFY_ON": "findings",
         "METRICS_DETAIL": "ca",
         "CA_EXPIRY_WARNING_DAYS": "90",
+        "IOT_RATE_LIMIT": "5",
+        "RUN_LOCK_TABLE_NAME": {"Ref": RUN_LOCK},
         "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
         "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -155,6 +160,39 @@ def test_failed_async_invocations_go_to_the_same_dead_letter_queue(synth):
     )
 
 
+def test_async_events_older_than_an_hour_are_dead_lettered_not_run(synth):
+    # Given Lambda's default of 6 hours, a throttled daily audit could start near the next one
+    (invoke_config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+
+    # Then an event waits at most an hour, long enough for the retry of a run that hit the 15-minute timeout
+    age = invoke_config["Properties"]["MaximumEventAgeInSeconds"]
+    assert age == 3600
+    assert age > constants.TIMEOUT.to_seconds() + 2 * 60
+
+
+def test_function_can_deploy_in_an_account_with_the_minimum_concurrency_quota(synth):
+    # Given a new account whose concurrency quota is 10, all of which Lambda keeps unreserved
+    # Then the function reserves none (a reservation of 1 fails the deploy); the run lock keeps runs apart
+    assert "ReservedConcurrentExecutions" not in synth.template_json["Resources"][FUNCTION]["Properties"]
+
+
+def test_run_lock_table_holds_one_expiring_lock_encrypted_on_demand_and_goes_with_the_stack(synth):
+    table = synth.template_json["Resources"][RUN_LOCK]
+    properties = table["Properties"]
+
+    # Then the engine's lock item {lockId, owner, expiresAt} fits it: lockId the string key, expiresAt the TTL
+    assert properties["KeySchema"] == [{"AttributeName": "lockId", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "lockId", "AttributeType": "S"}]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    # And it costs nothing between runs, is encrypted at rest, and holds nothing worth retaining
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    # And the function is told its name
+    variables = synth.template_json["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert variables["RUN_LOCK_TABLE_NAME"] == {"Ref": RUN_LOCK}
+
+
 def test_dead_letter_queue_is_encrypted_requires_tls_and_admits_only_the_rule(synth):
     queue = synth.template_json["Resources"][DLQ]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
@@ -185,13 +223,18 @@ def test_topic_is_encrypted_with_a_rotated_customer_key_cloudwatch_may_use(synth
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
 
-    # Then CloudWatch alarms may encrypt messages for the topic with it
+    # Then CloudWatch alarms of this account and region, and only those, may encrypt messages for the topic
+    alarm_arns = ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":"]
     assert {
         "Sid": "AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
         "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [*alarm_arns, {"Ref": "AWS::AccountId"}, ":alarm:*"]]}},
+        },
     } in key["Properties"]["KeyPolicy"]["Statement"]
 
     # And the topic uses that key
@@ -209,6 +252,21 @@ def test_topic_requires_tls_and_admits_only_this_accounts_alarms(synth):
     assert allow["Resource"] == {"Ref": TOPIC}
     assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert "ArnLike" in allow["Condition"]
+
+
+def test_key_and_topic_admit_cloudwatch_under_the_same_conditions(synth):
+    # A condition on one and not the other would leave a confused-deputy path through the weaker one
+    (topic_allow,) = [
+        statement
+        for statement in synth.only("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+    (key_allow,) = [
+        statement
+        for statement in synth.template_json["Resources"][KEY]["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert key_allow["Condition"] == topic_allow["Condition"]
 
 
 def test_no_email_subscription_without_alert_emails(synth):
@@ -248,6 +306,13 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [KEY, "Arn"]},
         },
+        {
+            # the run lock: take it, release it; on that table only
+            "Sid": "TakeAndReleaseTheRunLock",
+            "Action": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [RUN_LOCK, "Arn"]},
+        },
         {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Effect": "Allow", "Resource": "*"},
         {
             "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
@@ -263,7 +328,9 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
     assert not [action for action in actions if "*" in action]
 
 
-@pytest.mark.parametrize("metric_name", ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible"])
+@pytest.mark.parametrize(
+    "metric_name", ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible", "NumberOfNotificationsFailed"]
+)
 def test_failure_alarms_fire_on_anything_above_zero_and_notify_the_topic(synth, metric_name):
     alarm = synth.alarm(metric_name)
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -283,6 +350,9 @@ def test_alarms_read_the_right_metrics(synth):
     dlq = synth.alarm("ApproximateNumberOfMessagesVisible")
     assert dlq["Namespace"] == "AWS/SQS"
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}]
+    deliveries = synth.alarm("NumberOfNotificationsFailed")
+    assert (deliveries["Namespace"], deliveries["Statistic"]) == ("AWS/SNS", "Sum")
+    assert deliveries["Dimensions"] == [{"Name": "TopicName", "Value": {"Fn::GetAtt": [TOPIC, "TopicName"]}}]
 
 
 def test_heartbeat_alarm_breaches_when_no_run_completes_for_two_days(synth):
@@ -335,13 +405,26 @@ def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_l
 
     # And every alarm's state is on it
     (alarms,) = [widget for widget in widgets if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 5
+    assert len(alarms["properties"]["alarms"]) == 6
 
     # And the latest "CA scanned" line of each CA, from the function's log group
     (logs,) = [widget for widget in widgets if widget["type"] == "log"]
     query = logs["properties"]["query"]
     assert LOG_GROUP in query
     assert 'filter message = "CA scanned"' in query and "dedup caCertificateId" in query
+
+
+def test_latest_scans_table_shows_the_error_code_and_the_suppressed_findings(synth):
+    # Given the Logs Insights query of the table
+    (logs,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "log"]
+    fields = re.search(r"fields ([^|]*)", logs["properties"]["query"]).group(1)
+    columns = [column.strip() for column in fields.split(",")]
+
+    # Then the error column is error.code: Logs Insights flattens the JSON object `error` ({code, message}),
+    # so a bare `error` column stays empty even for a CA that failed
+    assert "error.code" in columns and "error" not in columns
+    # And the findings beside the ones suppressions accepted (the log line's findings are after suppressions)
+    assert {"caCertificateId", "findings", "suppressedFindings"} <= set(columns)
 
 
 def test_ca_expiry_alarm_fires_when_any_cas_days_to_expiry_reach_the_warning(synth):

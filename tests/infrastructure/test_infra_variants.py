@@ -26,6 +26,7 @@ COMMAND_LINE = {
     "runbookUrl": "https://wiki.example.com/iot-audit#runbook",
     "caExpiryWarningDays": "30",
     "maxCertificateAgeDays": "365",
+    "iotRateLimit": "8",
 }
 
 
@@ -42,6 +43,7 @@ def test_function_environment_carries_the_configured_cas_statuses_and_choices(sy
     assert variables["METRICS_DETAIL"] == "totals"
     assert variables["CA_EXPIRY_WARNING_DAYS"] == "30"
     assert variables["MAX_CERTIFICATE_AGE_DAYS"] == "365"
+    assert variables["IOT_RATE_LIMIT"] == "8"
     assert "SUPPRESSIONS_PARAMETER" not in variables  # no suppressionsFile given
 
 
@@ -93,7 +95,7 @@ def test_findings_alarm_when_asked_for(synth):
     assert findings["TreatMissingData"] == "notBreaching"
     assert findings["AlarmActions"] == [{"Ref": TOPIC}]
     (alarms,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 5
+    assert len(alarms["properties"]["alarms"]) == 6  # no CA expiry alarm with totals, the findings alarm added
 
 
 def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(synth):
@@ -122,6 +124,18 @@ def test_no_ca_expiry_alarm_without_the_per_ca_metric_it_reads(synth):
     assert synth.query_alarms() == []
     (text,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "text"]
     assert "days of expiry" not in text["properties"]["markdown"]
+
+
+@pytest.mark.parametrize("schedule", ["rate(5 minutes)", "cron(0/10 * * * ? *)"])
+def test_a_schedule_closer_than_the_function_timeout_stops_synth(schedule):
+    # Given a schedule that can start a run while the last one (up to 15 minutes) still runs
+    app = App(context={"schedule": schedule})
+
+    # When the stack is built / Then synth stops, naming the key, the value and the fix
+    with pytest.raises(ConfigError, match=r"schedule: .* shorter than the function's 15 minutes timeout") as error:
+        build(app)
+    assert "at least 15 minutes apart, e.g. rate(15 minutes)" in str(error.value)
+    assert app.node.children == []
 
 
 def test_bad_context_stops_before_any_construct_is_built():
