@@ -5,58 +5,83 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from cert_audit.aws import all_ca_certificate_ids, error_of
+from cert_audit.aws import Iot, error_of
+from cert_audit.calls import NO_DEADLINE, Deadline, RateLimiter
 from cert_audit.config import ALL_CAS, AuditConfig
 from cert_audit.findings import iso_utc
+from cert_audit.observability import logger
 from cert_audit.report import build_report
-from cert_audit.scan import CaScan, OnPage, StopReason, never_stop, scan_cas
+from cert_audit.scan import CaScan, OnPage, scan_cas
 from cert_audit.suppressions import Suppression, apply_suppressions, expired_suppressions
 
 
-def _discover(iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
-    """The account's CAs, or a failed pseudo-CA '*' that carries the discovery error."""
-    try:
-        return all_ca_certificate_ids(iot, config.page_size), None
-    except (ClientError, BotoCoreError) as failure:
-        error = error_of(failure)
-    error["message"] = f"Could not list the account's CAs: {error['message']}"
-    return [], CaScan(ALL_CAS, error=error)
+def _discover(iot: Iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
+    """The account's CAs, and a failed pseudo-CA '*' that carries the discovery error, if any:
+    the CAs listed before an error are still audited."""
+    stats = CaScan(ALL_CAS)
+    ca_ids, failure = iot.ca_certificate_ids(config.page_size, stats)
+    if failure is None:
+        return ca_ids, None
+    stats.error = error_of(failure)
+    stats.error["message"] = f"Could not list every CA of the account ({len(ca_ids)} listed): {stats.error['message']}"
+    return ca_ids, stats
+
+
+def _log(scan: CaScan) -> None:
+    logger.info(
+        "CA scanned",
+        extra={
+            "caCertificateId": scan.ca_certificate_id,
+            "caStatus": (scan.ca or {}).get("status"),
+            "certificatesScanned": scan.certificates_scanned,
+            "byStatus": dict(scan.by_status),
+            "findings": len(scan.findings),
+            "suppressedFindings": len(scan.suppressed),
+            "malformedCertificates": scan.malformed,
+            "pages": scan.pages,
+            "retries": scan.retries,
+            "throttles": scan.throttles,
+            "durationMs": scan.duration_ms,
+            "error": scan.error,
+        },
+    )
 
 
 def run_audit(
-    iot,
+    client,
     config: AuditConfig,
     *,
     ca_certificate_ids: tuple[str, ...] | None = None,
     audit_id: str | None = None,
     account_id: str | None = None,
-    stop_reason: StopReason = never_stop,
+    deadline: Deadline = NO_DEADLINE,
     on_page: OnPage | None = None,
     suppressions: list[Suppression] = (),
     errors: list[dict] = (),
 ) -> dict:
-    """Audit the given CAs (default: the configured ones; none configured = every CA) and
-    return the full report, findings worst first. `errors` are run-level problems found
-    before the scan (such as unreadable suppressions) that the report must carry."""
+    """Audit the given CAs (default: the configured ones; none configured = every CA) with the
+    IoT `client`, and return the full report, findings worst first. `errors` are run-level
+    problems found before the scan (such as unreadable suppressions) that the report must carry.
+    No IoT call starts once `deadline` has passed, and all of them share the rate limit."""
     now = datetime.now(UTC)
+    iot = Iot(client, RateLimiter(config.iot_rate_limit), deadline)
     suppressions = list(suppressions)
     ca_ids = list(ca_certificate_ids or config.ca_certificate_ids)
     failed_discovery = None
     if not ca_ids:
         ca_ids, failed_discovery = _discover(iot, config)
-    scans = scan_cas(iot, ca_ids, config, now, stop_reason, on_page)
+    scans = scan_cas(iot, ca_ids, config, now, on_page)
     if failed_discovery:
         scans.insert(0, failed_discovery)
     for scan in scans:
         scan.findings, scan.suppressed = apply_suppressions(scan.findings, suppressions, now)
+        _log(scan)
     return build_report(
         scans,
         flagged=config.flagged_statuses,
         audit_id=audit_id or str(uuid.uuid4()),
         account_id=account_id,
-        region=iot.meta.region_name,
+        region=client.meta.region_name,
         started_at=iso_utc(now),
         finished_at=iso_utc(datetime.now(UTC)),
         now=now,

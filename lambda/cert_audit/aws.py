@@ -6,35 +6,52 @@ the CLI can hand over clients for an emulator or another profile.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.utils import parse_timestamp
+from botocore.parsers import ResponseParserError
 
-# Explicit, because the Lambda runtime's bundled boto3 may default differently. Adaptive
-# mode is standard retries plus a client-side rate limiter that backs off as throttling
-# starts, which is what an account-wide IoT request quota needs; ten attempts ride out a
-# sustained burst. The pool is sized for the concurrent CA scans that share one client.
-RETRY_ATTEMPTS = 10  # in all, the first attempt included
+from cert_audit.calls import CONNECT_TIMEOUT_S, NO_DEADLINE, READ_TIMEOUT_S, CallStats, Deadline, RateLimiter, call
+
+# botocore's retries are off: every call is retried by calls.call, per call and within the
+# deadline (see calls.py for why). The pool is sized for the concurrent CA scans that share
+# one client; the timeouts bound one attempt (calls.ATTEMPT_MAX_S).
 CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "total_max_attempts": RETRY_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": 1},
     max_pool_connections=32,
-    connect_timeout=5,
-    read_timeout=30,
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
     user_agent_extra="iot-certificate-audit",
 )
+# A run of empty pages this long, each with a nextMarker, is a loop, not a fleet.
+EMPTY_PAGES_MAX = 100
+
+
+class MalformedResponse(Exception):
+    """An answer that lacks a field the audit needs, or has it with the wrong type."""
+
+
+class PagingLoop(Exception):
+    """A paginated listing that would go round in circles: a nextMarker or a page came back."""
 
 
 def make_clients(session: boto3.Session | None = None, endpoint_url: str | None = None) -> tuple[Any, Any]:
-    """IoT and SNS clients with the audit's retry configuration and fast certificate pages."""
+    """IoT and SNS clients with the audit's configuration and fast certificate pages."""
     session = session or boto3.Session()
     iot = session.client("iot", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
     iot.meta.events.register("before-parse.iot.ListCertificatesByCA", read_page_fast)
     return iot, session.client("sns", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+
+
+def make_client(service: str, session: boto3.Session | None = None) -> Any:
+    """Any other client the function needs, with the audit's configuration."""
+    return (session or boto3.Session()).client(service, config=CLIENT_CONFIG)
 
 
 def read_page_fast(response_dict: dict, customized_response_dict: dict, **_) -> None:
@@ -44,24 +61,25 @@ def read_page_fast(response_dict: dict, customized_response_dict: dict, **_) -> 
     (dateutil, per creationDate) are nearly all of a scan's CPU; this reads the same REST-JSON
     body in C and turns creationDate (epoch seconds) into the same aware UTC datetime. botocore
     merges `customized_response_dict` into what it parses, and still parses error responses
-    (any status but 200), so its error handling, retries and response metadata are unchanged.
+    (any status but 200), so its error handling and response metadata are unchanged. Fields
+    of the wrong type are left as they came, for the scan to count as malformed.
     """
     if response_dict["status_code"] != 200:
         return
-    page = json.loads(response_dict["body"])
-    for certificate in page.get("certificates", ()):
-        created = certificate.get("creationDate")
-        if isinstance(created, int | float):
-            certificate["creationDate"] = datetime.fromtimestamp(created, UTC)
-        elif created is not None:
-            certificate["creationDate"] = parse_timestamp(created)
+    try:
+        page = json.loads(response_dict["body"])
+    except ValueError:
+        return  # botocore's parser reports it (ResponseParserError)
+    if not isinstance(page, dict):
+        return
+    certificates = page.get("certificates")
+    for certificate in certificates if isinstance(certificates, list) else ():
+        created = certificate.get("creationDate") if isinstance(certificate, dict) else None
+        if isinstance(created, int | float) and not isinstance(created, bool):
+            with contextlib.suppress(ValueError, OverflowError, OSError):  # out of range: milliseconds, say
+                certificate["creationDate"] = datetime.fromtimestamp(created, UTC)
     customized_response_dict.update(page)
     response_dict["body"] = b"{}"
-
-
-def retries_of(response: dict) -> int:
-    """How many retries botocore made before this response (or error response)."""
-    return response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
 
 
 def error_of(error: Exception) -> dict:
@@ -69,34 +87,171 @@ def error_of(error: Exception) -> dict:
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         return {"code": details.get("Code") or "Unknown", "message": details.get("Message") or str(error)}
+    if isinstance(error, ResponseParserError):
+        return {"code": MalformedResponse.__name__, "message": f"unreadable answer: {error}"}
     return {"code": type(error).__name__, "message": str(error)}
 
 
-def certificate_page(iot, ca_certificate_id: str, page_size: int, marker: str | None) -> tuple[list, str | None, int]:
-    """One ListCertificatesByCA page: (certificates, nextMarker or None, retries it took)."""
-    request = {"caCertificateId": ca_certificate_id, "pageSize": page_size}
-    if marker:
-        request["marker"] = marker
-    response = iot.list_certificates_by_ca(**request)
-    return response.get("certificates", []), response.get("nextMarker") or None, retries_of(response)
+def certificate_problem(certificate: object) -> str | None:
+    """What makes a listed certificate unusable for the audit, or None if it is well formed."""
+    if not isinstance(certificate, dict):
+        return "not an object"
+    for name in ("certificateId", "status"):
+        if not isinstance(certificate.get(name), str) or not certificate[name]:
+            return f"{name} missing or not a string"
+    if not isinstance(certificate.get("creationDate"), datetime):
+        return "creationDate missing or not a time in epoch seconds"
+    return None
 
 
-def describe_ca(iot, ca_certificate_id: str) -> dict:
-    """The CA's certificateDescription (status, validity, certificateMode, autoRegistrationStatus...)."""
-    return iot.describe_ca_certificate(certificateId=ca_certificate_id)["certificateDescription"]
+class PageGuard:
+    """Ends a listing that goes round in circles, before anything is counted twice: a page that
+    starts with an item an earlier page started with, a nextMarker already followed, or a long
+    run of empty pages that each promise more."""
+
+    def __init__(self, operation: str):
+        self.operation = operation
+        self.markers: set[str] = set()
+        self.first_items: set[str] = set()
+        self.empty_pages = 0
+
+    def admit(self, items: list, key: str) -> None:
+        """Call before counting a page's items."""
+        first = items[0].get(key) if items and isinstance(items[0], dict) else None
+        if isinstance(first, str):
+            if first in self.first_items:
+                raise PagingLoop(f"{self.operation} returned a page it had returned before (from {key} {first})")
+            self.first_items.add(first)
+        self.empty_pages = 0 if items else self.empty_pages + 1
+        if self.empty_pages >= EMPTY_PAGES_MAX:
+            raise PagingLoop(
+                f"{self.operation} returned {EMPTY_PAGES_MAX} empty pages in a row, each with more to come"
+            )
+
+    def follow(self, marker: str) -> None:
+        """Call before requesting the page of `marker`."""
+        if marker in self.markers:
+            raise PagingLoop(f"{self.operation} returned nextMarker {marker[:40]!r} a second time")
+        self.markers.add(marker)
 
 
-def all_ca_certificate_ids(iot, page_size: int) -> list[str]:
-    """Every CA certificate registered in the account and region (ListCACertificates, paginated)."""
-    ids: list[str] = []
-    request: dict[str, Any] = {"pageSize": page_size}
-    while True:
-        response = iot.list_ca_certificates(**request)
-        ids.extend(ca["certificateId"] for ca in response.get("certificates", []))
-        marker = response.get("nextMarker")
-        if not marker:
-            return ids
-        request["marker"] = marker
+def _next_marker(response: dict) -> str | None:
+    marker = response.get("nextMarker")
+    if marker is not None and not isinstance(marker, str):
+        raise MalformedResponse(f"nextMarker is a {type(marker).__name__}, not a string")
+    return marker or None
+
+
+def _items(response: dict, operation: str) -> list:
+    items = response.get("certificates", [])
+    if not isinstance(items, list):
+        raise MalformedResponse(f"{operation}: certificates is a {type(items).__name__}, not a list")
+    return items
+
+
+@dataclass(frozen=True)
+class Iot:
+    """The audit's IoT calls: one client shared by every CA, the run's rate limit and deadline."""
+
+    client: Any
+    limiter: RateLimiter | None = None
+    deadline: Deadline = NO_DEADLINE
+
+    def _call(self, operation: str, stats: CallStats | None, **request: Any) -> dict:
+        return call(getattr(self.client, operation), self.deadline, limiter=self.limiter, stats=stats, **request)
+
+    def certificate_page(
+        self, ca_certificate_id: str, page_size: int, marker: str | None, stats: CallStats
+    ) -> tuple[list, str | None]:
+        """One ListCertificatesByCA page: (certificates as listed, nextMarker or None)."""
+        request = {"caCertificateId": ca_certificate_id, "pageSize": page_size}
+        if marker:
+            request["marker"] = marker
+        response = self._call("list_certificates_by_ca", stats, **request)
+        return _items(response, "ListCertificatesByCA"), _next_marker(response)
+
+    def describe_ca(self, ca_certificate_id: str, stats: CallStats) -> dict:
+        """The CA's certificateDescription (status, validity, certificateMode, autoRegistrationStatus...)."""
+        response = self._call("describe_ca_certificate", stats, certificateId=ca_certificate_id)
+        description = response.get("certificateDescription")
+        if not isinstance(description, dict):
+            raise MalformedResponse("DescribeCACertificate answered without a certificateDescription")
+        for name in ("certificateId", "status"):
+            if not isinstance(description.get(name), str) or not description[name]:
+                raise MalformedResponse(f"DescribeCACertificate answered without the CA's {name}")
+        not_after = (description.get("validity") or {}).get("notAfter")
+        if not_after is not None and not isinstance(not_after, datetime):
+            raise MalformedResponse("DescribeCACertificate answered with a validity.notAfter that is not a time")
+        return description
+
+    def ca_certificate_ids(self, page_size: int, stats: CallStats | None = None) -> tuple[list[str], Exception | None]:
+        """Every CA certificate registered in the account and region (ListCACertificates,
+        paginated), each once, and the error that ended the listing early, if one did."""
+        ids: dict[str, None] = {}  # in order, each once
+        problem = None
+        guard = PageGuard("ListCACertificates")
+        request: dict[str, Any] = {"pageSize": page_size}
+        try:
+            while True:
+                response = self._call("list_ca_certificates", stats, **request)
+                cas = _items(response, "ListCACertificates")
+                guard.admit(cas, "certificateId")
+                for ca in cas:
+                    ca_id = ca.get("certificateId") if isinstance(ca, dict) else None
+                    if isinstance(ca_id, str) and ca_id:
+                        ids[ca_id.lower()] = None
+                    else:
+                        problem = MalformedResponse(f"ListCACertificates listed a CA without a certificateId: {ca!r}")
+                marker = _next_marker(response)
+                if not marker:
+                    return list(ids), problem
+                guard.follow(marker)
+                request["marker"] = marker
+        except Exception as error:  # noqa: BLE001 - the CAs listed so far are still audited
+            return list(ids), error
+
+
+RUN_LOCK_ID = "audit-run"
+
+
+def acquire_run_lock(dynamodb, table: str, owner: str, expires_at: int, deadline: Deadline = NO_DEADLINE) -> bool:
+    """Take the run lock until `expires_at` (epoch seconds), unless another live run holds it.
+
+    The owner is the Lambda request ID, which Lambda's own retry of a failed invocation keeps:
+    the retry takes over its predecessor's lock instead of waiting for it to expire."""
+    now = int(datetime.now(UTC).timestamp())
+    try:
+        call(
+            dynamodb.put_item,
+            deadline,
+            TableName=table,
+            Item={"lockId": {"S": RUN_LOCK_ID}, "owner": {"S": owner}, "expiresAt": {"N": str(expires_at)}},
+            ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now OR #owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def release_run_lock(dynamodb, table: str, owner: str, deadline: Deadline = NO_DEADLINE) -> None:
+    """Give the lock back if this run still holds it (an expired lock may have passed on)."""
+    try:
+        call(
+            dynamodb.delete_item,
+            deadline,
+            TableName=table,
+            Key={"lockId": {"S": RUN_LOCK_ID}},
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
 
 
 def read_parameter(name: str, max_age_seconds: int) -> str:
@@ -106,6 +261,8 @@ def read_parameter(name: str, max_age_seconds: int) -> str:
     return parameters.get_parameter(name, max_age=max_age_seconds)
 
 
-def publish(sns, topic_arn: str, message: dict) -> str:
-    """Publish a built SNS message (see message.py); returns the MessageId. Errors propagate."""
-    return sns.publish(TopicArn=topic_arn, MessageStructure="json", **message)["MessageId"]
+def publish(sns, topic_arn: str, message: dict, deadline: Deadline = NO_DEADLINE) -> str:
+    """Publish a built SNS message (see message.py); returns the MessageId. Throttling and
+    server errors (SNS's and, for an encrypted topic, KMS's) are retried within the deadline;
+    the last error propagates."""
+    return call(sns.publish, deadline, TopicArn=topic_arn, MessageStructure="json", **message)["MessageId"]

@@ -6,6 +6,7 @@ and what is allowed, so a misconfigured deployment fails before any API call.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ SCAN_CONCURRENCY_MAX = 16
 # off for all of them when throttled (bench/RESULTS.md: 0 failed CAs, 98% of the quota).
 DEFAULT_SCAN_CONCURRENCY = 10
 DAYS_MAX = 3652  # ten years, Device Defender's upper bound for its age check
+# Half of ListCertificatesByCA's default quota (10 requests/s per account and region), which
+# provisioning, just-in-time registration and operators share with the audit.
+DEFAULT_IOT_RATE_LIMIT = 5
+IOT_RATE_LIMIT_MAX = 100
+# What an on-demand invocation's event may carry.
+EVENT_KEYS = ("caCertificateIds",)
+_TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):\d{12}:([\w-]+(\.fifo)?)$")
 
 _CA_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -50,6 +58,8 @@ class AuditConfig:
     ca_expiry_warning_days: int = 90
     max_certificate_age_days: int | None = None  # None: the age check is off
     suppressions_parameter: str | None = None
+    iot_rate_limit: int = DEFAULT_IOT_RATE_LIMIT  # IoT requests per second, all calls together
+    run_lock_table: str | None = None  # DynamoDB table that keeps two runs from overlapping
 
     @property
     def all_cas(self) -> bool:
@@ -101,6 +111,36 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value.strip().lower()
 
 
+# Region name prefixes of the partitions other than `aws` (botocore's endpoints.json).
+PARTITION_PREFIXES = {"cn-": "aws-cn", "us-gov-": "aws-us-gov", "us-isob-": "aws-iso-b", "us-iso-": "aws-iso"}
+
+
+def partition_of(region: str) -> str:
+    """The partition a region name belongs to."""
+    return next((name for prefix, name in PARTITION_PREFIXES.items() if region.startswith(prefix)), "aws")
+
+
+def topic_problems(topic: str, region: str) -> list[str]:
+    """Why the function could not publish to `topic`, found before the scan instead of after it."""
+    match = _TOPIC_ARN.match(topic)
+    if not match:
+        return [f"ALERT_TOPIC_ARN: {topic!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"]
+    partition, topic_region, _, fifo = match.groups()
+    if fifo:
+        return [
+            f"ALERT_TOPIC_ARN: {topic!r} is a FIFO topic, which needs a message group the audit does not send; "
+            "use a standard topic"
+        ]
+    if region and topic_region != region:
+        return [
+            f"ALERT_TOPIC_ARN: {topic!r} is in {topic_region}, not in the function's region {region}; "
+            f"use a topic in {region}"
+        ]
+    if region and partition != partition_of(region):
+        return [f"ALERT_TOPIC_ARN: {topic!r} is in partition {partition}, not {partition_of(region)}"]
+    return []
+
+
 def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditConfig:
     """Build the configuration from environment variables, reporting every problem at once."""
     problems: list[str] = []
@@ -117,8 +157,8 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
     if require_topic and not topic:
         problems.append("ALERT_TOPIC_ARN: missing; set it to the ARN of the SNS topic that receives findings")
-    elif topic and not re.match(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+(\.fifo)?$", topic):
-        problems.append(f"ALERT_TOPIC_ARN: {topic!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+    elif topic:
+        problems += topic_problems(topic, env.get("AWS_REGION", "").strip())
     flagged = check(
         parse_statuses, _split(env.get("FLAGGED_STATUSES", ",".join(DEFAULT_FLAGGED_STATUSES))), "FLAGGED_STATUSES"
     )
@@ -133,6 +173,13 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     )
     detail = check(_choice, "METRICS_DETAIL", env.get("METRICS_DETAIL", "ca"), METRICS_DETAIL_CHOICES)
     warning_days = check(_int_in_range, "CA_EXPIRY_WARNING_DAYS", env.get("CA_EXPIRY_WARNING_DAYS", "90"), 1, DAYS_MAX)
+    rate_limit = check(
+        _int_in_range,
+        "IOT_RATE_LIMIT",
+        env.get("IOT_RATE_LIMIT", str(DEFAULT_IOT_RATE_LIMIT)),
+        1,
+        IOT_RATE_LIMIT_MAX,
+    )
     raw_age = env.get("MAX_CERTIFICATE_AGE_DAYS", "").strip()
     max_age = check(_int_in_range, "MAX_CERTIFICATE_AGE_DAYS", raw_age, 1, DAYS_MAX) if raw_age else None
     if problems:
@@ -148,12 +195,28 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
         ca_expiry_warning_days=warning_days,
         max_certificate_age_days=max_age,
         suppressions_parameter=env.get("SUPPRESSIONS_PARAMETER", "").strip() or None,
+        iot_rate_limit=rate_limit,
+        run_lock_table=env.get("RUN_LOCK_TABLE_NAME", "").strip() or None,
     )
 
 
 def ca_ids_from_event(event: object) -> tuple[str, ...] | None:
-    """The CAs an on-demand invocation asks for, or None for a scheduled (or any other) event."""
-    if not isinstance(event, dict) or "caCertificateIds" not in event:
+    """The CAs an on-demand invocation asks for, or None to audit the configured ones.
+
+    An event from AWS (the schedule's EventBridge event: it has a `source`) is never read for options.
+    Any other event is an on-demand request, whose keys must be known: a misspelt key must
+    not silently audit everything."""
+    if not isinstance(event, dict) or "source" in event:
+        return None
+    unknown = sorted(str(key) for key in event if key not in EVENT_KEYS)
+    if unknown:
+        close = [difflib.get_close_matches(key, EVENT_KEYS, n=1) for key in unknown]
+        hints = "".join(f" (did you mean {match[0]!r}?)" for match in close if match)
+        raise ConfigError(
+            f"event: unknown key {', '.join(map(repr, unknown))}{hints}; an on-demand event may carry only "
+            f"{', '.join(EVENT_KEYS)}"
+        )
+    if "caCertificateIds" not in event:
         return None
     requested = event["caCertificateIds"]
     if not isinstance(requested, list) or not requested or not all(isinstance(i, str) for i in requested):

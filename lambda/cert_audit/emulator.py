@@ -25,7 +25,7 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from botocore.awsrequest import AWSResponse
@@ -54,14 +54,18 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     function_version: str = "$LATEST"
     timeout_ms: int = 900_000
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+
+    def __post_init__(self):
+        self.started = self.clock() if self.started is None else self.started
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms - round((time.monotonic() - self.started) * 1000)
+        return self.timeout_ms - round((self.clock() - self.started) * 1000)
 
 
 _index: dict[tuple[int, str], tuple[int, list]] = {}

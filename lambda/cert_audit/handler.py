@@ -12,18 +12,32 @@ import os
 import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cert_audit.audit import run_audit
-from cert_audit.aws import error_of, make_clients, publish, read_parameter
+from cert_audit.aws import (
+    acquire_run_lock,
+    error_of,
+    make_client,
+    make_clients,
+    publish,
+    read_parameter,
+    release_run_lock,
+)
+from cert_audit.calls import ATTEMPT_MAX_S, Deadline, Stopped
 from cert_audit.config import AuditConfig, ca_ids_from_event, load_config
 from cert_audit.message import build_message, fit_report, should_notify
-from cert_audit.metrics import add_heartbeat, add_run_totals, emit_ca_metrics
+from cert_audit.metrics import add_heartbeat, add_run_totals, add_skipped_run, emit_ca_metrics
 from cert_audit.observability import logger, metrics, tracer
 from cert_audit.report import without_findings
 from cert_audit.suppressions import Suppression, SuppressionError, parse_suppressions
 
-# Stop requesting pages this long before the function's timeout, leaving time to report.
+# No IoT call starts in the last minute before the function's timeout: the minute holds a
+# call already under way (at most ATTEMPT_MAX_S), the report and its publish.
 TIME_RESERVE_MS = 60_000
+# Publishing and releasing the run lock stop this long before the timeout: room for one
+# attempt under way and the return, so the function always returns before Lambda ends it.
+FINAL_RESERVE_MS = (ATTEMPT_MAX_S + 5) * 1000
 # A warm container re-reads the suppressions parameter at most this often.
 SUPPRESSIONS_MAX_AGE_SECONDS = 300
 
@@ -34,15 +48,16 @@ def clients():
     return make_clients()
 
 
-def time_limit(context: LambdaContext):
-    def reason() -> str | None:
-        if context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
-            return (
-                "the invocation was about to reach its timeout; raise the function timeout or audit fewer CAs per run"
-            )
-        return None
+@functools.cache
+def dynamodb():
+    return make_client("dynamodb")
 
-    return reason
+
+def deadline(context: LambdaContext, reserve_ms: int) -> Deadline:
+    return Deadline(
+        lambda: (context.get_remaining_time_in_millis() - reserve_ms) / 1000,
+        "the invocation was about to reach its timeout; raise the function timeout or audit fewer CAs per run",
+    )
 
 
 def load_suppressions(config: AuditConfig) -> tuple[list[Suppression], list[dict]]:
@@ -62,6 +77,30 @@ def load_suppressions(config: AuditConfig) -> tuple[list[Suppression], list[dict
     return [], [{"source": "suppressions", **error}]
 
 
+def take_run_lock(config: AuditConfig, context: LambdaContext, until: Deadline) -> tuple[bool, list[dict]]:
+    """(whether to run, run errors). Another live run holding the lock means: do not run. A lock
+    that cannot be read is a run error, and the audit runs: the report matters more than the rule."""
+    if not config.run_lock_table:
+        return True, []
+    expires_at = int(time.time() + context.get_remaining_time_in_millis() / 1000) + 1
+    try:
+        return acquire_run_lock(dynamodb(), config.run_lock_table, context.aws_request_id, expires_at, until), []
+    except (ClientError, BotoCoreError, Stopped) as problem:
+        error = {"source": "runLock", **error_of(problem)}
+    error["message"] = f"Run lock {config.run_lock_table}: {error['message']}. The audit ran without it."
+    logger.error("Run lock not taken", extra={"error": error})
+    return True, [error]
+
+
+def give_back_run_lock(config: AuditConfig, context: LambdaContext, until: Deadline) -> None:
+    if not config.run_lock_table:
+        return
+    try:
+        release_run_lock(dynamodb(), config.run_lock_table, context.aws_request_id, until)
+    except (ClientError, BotoCoreError, Stopped) as problem:  # it expires by itself at the timeout
+        logger.warning("Run lock not released", extra={"error": error_of(problem)})
+
+
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
@@ -70,26 +109,41 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config = load_config(os.environ)
     requested = ca_ids_from_event(event)
     iot, sns = clients()
-    suppressions, errors = load_suppressions(config)
-    report = run_audit(
-        iot,
-        config,
-        ca_certificate_ids=requested,
-        audit_id=context.aws_request_id,
-        account_id=context.invoked_function_arn.split(":")[4],
-        stop_reason=time_limit(context),
-        suppressions=suppressions,
-        errors=errors,
-    )
-    if config.metrics_detail == "ca":
-        emit_ca_metrics(report)
-    add_run_totals(report)
-    report = fit_report(report)
-    if should_notify(report, config.notify_on):
-        message_id = publish(sns, config.alert_topic_arn, build_message(report))
-        logger.info(
-            "Report published", extra={"messageId": message_id, "findingsTruncated": report["findingsTruncated"]}
+    final = deadline(context, FINAL_RESERVE_MS)
+    run, errors = take_run_lock(config, context, final)
+    if not run:
+        reason = f"another audit run holds the run lock in {config.run_lock_table}; this one did not start"
+        logger.warning("Run skipped", extra={"reason": reason})
+        add_skipped_run()
+        return {"skipped": True, "reason": reason}
+    try:
+        suppressions, suppression_errors = load_suppressions(config)
+        report = run_audit(
+            iot,
+            config,
+            ca_certificate_ids=requested,
+            audit_id=context.aws_request_id,
+            account_id=context.invoked_function_arn.split(":")[4],
+            deadline=deadline(context, TIME_RESERVE_MS),
+            suppressions=suppressions,
+            errors=errors + suppression_errors,
         )
+        if config.metrics_detail == "ca":
+            emit_ca_metrics(report)
+        add_run_totals(report)
+        report = fit_report(report)
+        if should_notify(report, config.notify_on):
+            try:
+                message_id = publish(sns, config.alert_topic_arn, build_message(report), final)
+            except Exception as problem:
+                # Fails the invocation on purpose: the schedule's retry and dead-letter queue see it.
+                logger.exception("Report not published", extra={"error": error_of(problem)})
+                raise
+            logger.info(
+                "Report published", extra={"messageId": message_id, "findingsTruncated": report["findingsTruncated"]}
+            )
+    finally:
+        give_back_run_lock(config, context, final)
     add_heartbeat((time.monotonic() - started) * 1000)
     summary = without_findings(report)
     logger.info("Audit finished", extra={"summary": summary["summary"]})

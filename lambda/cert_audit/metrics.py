@@ -52,6 +52,13 @@ def add_run_totals(report: dict) -> None:
     metrics.add_metric(name="Findings", unit=MetricUnit.Count, value=summary["findings"])
     metrics.add_metric(name="ScanErrors", unit=MetricUnit.Count, value=summary["casFailed"] + summary["errors"])
     metrics.add_metric(name="SuppressedFindings", unit=MetricUnit.Count, value=summary["suppressedFindings"])
+    metrics.add_metric(name="Throttles", unit=MetricUnit.Count, value=summary["throttles"])
+    metrics.add_metric(name="MalformedCertificates", unit=MetricUnit.Count, value=summary["malformedCertificates"])
+
+
+def add_skipped_run() -> None:
+    """`SkippedRuns` = 1 for an invocation that did not start because another run was under way."""
+    metrics.add_metric(name="SkippedRuns", unit=MetricUnit.Count, value=1)
 
 
 def add_heartbeat(duration_ms: float) -> None:

@@ -61,6 +61,9 @@ def build_report(
                 "error": scan.error,
                 "pages": scan.pages,
                 "retries": scan.retries,
+                "throttles": scan.throttles,
+                "malformedCertificates": scan.malformed,
+                "malformedExample": scan.malformed_example,
                 "durationMs": scan.duration_ms,
             }
         )
@@ -80,6 +83,8 @@ def build_report(
             "casFailed": sum(1 for ca in cas if ca["error"]),
             "worstSeverity": worst_severity(findings),
             "retries": sum(ca["retries"] for ca in cas),
+            "throttles": sum(ca["throttles"] for ca in cas),
+            "malformedCertificates": sum(ca["malformedCertificates"] for ca in cas),
             "byType": {kind: by_type[kind] for kind in FINDING_TYPES},
             "suppressedFindings": len(suppressed),
             "errors": len(errors),

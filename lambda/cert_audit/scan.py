@@ -6,6 +6,7 @@ reported with its error code and message; it never stops the other CAs.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter
@@ -14,15 +15,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
-from cert_audit.aws import certificate_page, describe_ca, error_of, retries_of
+from cert_audit.aws import Iot, PageGuard, certificate_problem, error_of
+from cert_audit.calls import Stopped
 from cert_audit.config import AuditConfig
-from cert_audit.findings import age_cutoff, age_finding, ca_findings, finding_for
-from cert_audit.observability import logger, tracer
+from cert_audit.findings import age_cutoff, age_finding, ca_findings, finding_for, iso_utc
+from cert_audit.observability import tracer
 
-# Returns why the scan must stop now (a sentence), or None to go on.
-StopReason = Callable[[], str | None]
 # Called after every page with the CA's progress so far.
 OnPage = Callable[["CaScan"], None]
 
@@ -33,129 +31,132 @@ class CaScan:
 
     ca_certificate_id: str
     ca: dict | None = None  # DescribeCACertificate's certificateDescription
-    certificates_scanned: int = 0
+    certificates_scanned: int = 0  # every certificate listed, the malformed ones included
     by_status: Counter = field(default_factory=Counter)
     findings: list[dict] = field(default_factory=list)
     suppressed: list[dict] = field(default_factory=list)  # findings a suppression accepts
     error: dict | None = None
     pages: int = 0
     retries: int = 0
+    throttles: int = 0
+    malformed: int = 0  # certificates with a missing or unparseable field
+    malformed_example: dict | None = None
     duration_ms: int = 0
 
 
-def never_stop() -> str | None:
-    return None
+def _usable(scan: CaScan, certificates: list) -> list[dict]:
+    """The page's certificates that can be classified. A malformed one is counted (with the
+    first as an example); one without an ID or status is left out, one without a usable
+    creationDate is still classified by its status, with no date."""
+    usable = []
+    for certificate in certificates:
+        problem = certificate_problem(certificate)
+        if problem is None:
+            usable.append(certificate)
+            continue
+        scan.malformed += 1
+        if scan.malformed_example is None:
+            scan.malformed_example = {"certificate": _as_received(certificate), "problem": problem}
+        if problem.startswith("creationDate"):
+            usable.append({**certificate, "creationDate": None})
+    return usable
 
 
-def _read_pages(iot, scan: CaScan, config: AuditConfig, now: datetime, stop_reason: StopReason, on_page) -> None:
+def _as_received(certificate: object) -> object:
+    if not isinstance(certificate, dict):
+        return repr(certificate)[:200]
+    return {key: iso_utc(value) if isinstance(value, datetime) else value for key, value in certificate.items()}
+
+
+def _classify(scan: CaScan, certificates: list[dict], config: AuditConfig, now: datetime) -> None:
     flagged = config.flagged_statuses
+    # Counted per page in C (Counter), findings built only when the page has something to find.
+    page_counts = Counter(c["status"] for c in certificates)
+    scan.by_status.update(page_counts)
+    if not flagged.isdisjoint(page_counts):
+        for certificate in certificates:
+            finding = finding_for(certificate, scan.ca_certificate_id, flagged)
+            if finding:
+                scan.findings.append(finding)
     too_old = age_cutoff(now, config.max_certificate_age_days)
+    if too_old and "ACTIVE" in page_counts:
+        scan.findings.extend(
+            age_finding(c, scan.ca_certificate_id, now, config.max_certificate_age_days)
+            for c in certificates
+            if c["status"] == "ACTIVE" and c["creationDate"] and c["creationDate"] <= too_old
+        )
+
+
+def _read_pages(iot: Iot, scan: CaScan, config: AuditConfig, now: datetime, on_page: OnPage | None) -> None:
+    guard = PageGuard("ListCertificatesByCA")
     marker = None
     while True:
-        reason = stop_reason()
-        if reason:
-            scan.error = {
-                "code": "ScanIncomplete",
-                "message": f"Stopped after {scan.certificates_scanned} certificates: {reason}",
-            }
-            return
-        certificates, marker, retries = certificate_page(iot, scan.ca_certificate_id, config.page_size, marker)
+        certificates, marker = iot.certificate_page(scan.ca_certificate_id, config.page_size, marker, scan)
+        guard.admit(certificates, "certificateId")
         scan.pages += 1
-        scan.retries += retries
         scan.certificates_scanned += len(certificates)
-        # Counted per page in C (Counter), findings built only when the page has something to find.
-        page_counts = Counter(c.get("status") or "UNKNOWN" for c in certificates)
-        scan.by_status.update(page_counts)
-        if not flagged.isdisjoint(page_counts):
-            for certificate in certificates:
-                finding = finding_for(certificate, scan.ca_certificate_id, flagged)
-                if finding:
-                    scan.findings.append(finding)
-        if too_old and "ACTIVE" in page_counts:
-            scan.findings.extend(
-                age_finding(c, scan.ca_certificate_id, now, config.max_certificate_age_days)
-                for c in certificates
-                if c.get("status") == "ACTIVE" and c["creationDate"] <= too_old
-            )
+        _classify(scan, _usable(scan, certificates), config, now)
         if on_page:
             on_page(scan)
         if not marker:
             return
+        guard.follow(marker)
+
+
+def _failure(scan: CaScan, error: Exception) -> dict:
+    if isinstance(error, Stopped):
+        return {"code": "ScanIncomplete", "message": f"Stopped after {scan.certificates_scanned} certificates: {error}"}
+    return error_of(error)
 
 
 def scan_ca(
-    iot,
-    ca_certificate_id: str,
-    config: AuditConfig,
-    now: datetime,
-    stop_reason: StopReason = never_stop,
-    on_page: OnPage | None = None,
+    iot: Iot, ca_certificate_id: str, config: AuditConfig, now: datetime, on_page: OnPage | None = None
 ) -> CaScan:
+    """Describe the CA, read its pages, apply the CA checks. Whatever goes wrong becomes this
+    CA's error; the describe's error is kept only if the listing itself went through."""
     scan = CaScan(ca_certificate_id)
     started = time.monotonic()
     with tracer.provider.in_subsegment(f"## scan CA {ca_certificate_id[:12]}") as subsegment:
         subsegment.put_annotation("caCertificateId", ca_certificate_id)
         describe_error = None
         try:
-            scan.ca = describe_ca(iot, ca_certificate_id)
+            scan.ca = iot.describe_ca(ca_certificate_id, scan)
         except Exception as error:  # noqa: BLE001 - the status audit still runs without the CA checks
-            describe_error = error_of(error)
+            describe_error = _failure(scan, error)
             describe_error["message"] = f"DescribeCACertificate: {describe_error['message']}"
         try:
-            _read_pages(iot, scan, config, now, stop_reason, on_page)
+            _read_pages(iot, scan, config, now, on_page)
+            if scan.ca:
+                scan.findings += ca_findings(scan.ca, scan.by_status["ACTIVE"], now, config.ca_expiry_warning_days)
         except Exception as error:  # noqa: BLE001 - any failure of one CA must not hide the others
-            scan.error = error_of(error)
-            if isinstance(error, ClientError):
-                scan.retries += retries_of(error.response)
-        if scan.ca:
-            scan.findings += ca_findings(scan.ca, scan.by_status["ACTIVE"], now, config.ca_expiry_warning_days)
+            scan.error = _failure(scan, error)
         scan.error = scan.error or describe_error
         scan.duration_ms = round((time.monotonic() - started) * 1000)
         subsegment.put_metadata("result", {"certificatesScanned": scan.certificates_scanned, "error": scan.error})
-    logger.info(
-        "CA scanned",
-        extra={
-            "caCertificateId": ca_certificate_id,
-            "caStatus": (scan.ca or {}).get("status"),
-            "certificatesScanned": scan.certificates_scanned,
-            "byStatus": dict(scan.by_status),
-            "findings": len(scan.findings),
-            "pages": scan.pages,
-            "retries": scan.retries,
-            "durationMs": scan.duration_ms,
-            "error": scan.error,
-        },
-    )
     return scan
 
 
 def scan_cas(
-    iot,
+    iot: Iot,
     ca_certificate_ids: tuple[str, ...] | list[str],
     config: AuditConfig,
     now: datetime,
-    stop_reason: StopReason = never_stop,
     on_page: OnPage | None = None,
 ) -> list[CaScan]:
     """Scan the CAs, at most `config.scan_concurrency` at a time; results in the order given.
 
-    Ctrl-C (KeyboardInterrupt) lets every running CA finish its current page, then returns
+    A CA still queued when the deadline passes makes no call: it is reported ScanIncomplete.
+    Ctrl-C (KeyboardInterrupt) lets every running CA finish its current call, then returns
     what was scanned so far, the unfinished CAs marked ScanIncomplete.
     """
     if not ca_certificate_ids:
         return []
-    interrupted = threading.Event()
-
-    def why_stop() -> str | None:
-        if interrupted.is_set():
-            return "interrupted by the user"
-        return stop_reason()
-
+    iot = dataclasses.replace(iot, deadline=dataclasses.replace(iot.deadline, interrupted=threading.Event()))
     with ThreadPoolExecutor(max_workers=min(config.scan_concurrency, len(ca_certificate_ids))) as pool:
-        futures = [pool.submit(scan_ca, iot, ca_id, config, now, why_stop, on_page) for ca_id in ca_certificate_ids]
+        futures = [pool.submit(scan_ca, iot, ca_id, config, now, on_page) for ca_id in ca_certificate_ids]
         try:
             wait(futures)
         except KeyboardInterrupt:
-            interrupted.set()
+            iot.deadline.interrupted.set()
             wait(futures)
     return [future.result() for future in futures]

@@ -4,54 +4,54 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import boto3
-import botocore.retries.standard
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from botocore.retries import bucket
 from moto import mock_aws
 
-from cert_audit import emulator, handler
+from cert_audit import calls, emulator, handler
 from cert_audit.observability import metrics
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
-class _VirtualTime:
-    """Time that the adaptive rate limiter waits for passes at once instead of on the wall clock."""
+class VirtualTime:
+    """Time in which the engine's waits (back-off, rate limit) pass at once: they are decided,
+    counted and added to the clock as in production, and take no wall time. `advance` moves it
+    on, as a slow call would."""
 
-    offset = 0.0
+    def __init__(self):
+        self.offset = 0.0
 
-    class Clock(bucket.Clock):
-        def current_time(self) -> float:
-            return super().current_time() + _VirtualTime.offset
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
 
-    class Condition(threading.Condition):
-        def wait(self, timeout: float | None = None) -> bool:
-            _VirtualTime.offset += timeout or 0
-            return False
+    def sleep(self, seconds: float, interrupted: threading.Event) -> None:
+        self.offset += seconds
+
+    advance = sleep
 
 
 @pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    """Retry back-off and rate limiting take no wall time, while botocore still decides, counts
-    and makes every retry and its adaptive limiter computes its waits as it would."""
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
-    monkeypatch.setattr(bucket, "Clock", _VirtualTime.Clock)
-    monkeypatch.setattr(bucket, "threading", SimpleNamespace(Lock=threading.Lock, Condition=_VirtualTime.Condition))
+def virtual_time(monkeypatch) -> VirtualTime:
+    virtual = VirtualTime()
+    monkeypatch.setattr(calls, "clock", virtual.monotonic)
+    monkeypatch.setattr(calls, "sleep", virtual.sleep)
+    return virtual
 
 
 @pytest.fixture(autouse=True)
 def fresh_state():
     """Every test starts cold: no cached clients, parameters or metrics from the previous one."""
-    for clear in (handler.clients.cache_clear, parameters.clear_caches, metrics.clear_metrics):
+    caches = (handler.clients.cache_clear, handler.dynamodb.cache_clear, parameters.clear_caches, metrics.clear_metrics)
+    for clear in caches:
         clear()
     yield
-    for clear in (handler.clients.cache_clear, parameters.clear_caches, metrics.clear_metrics):
+    for clear in caches:
         clear()
 
 
@@ -100,8 +100,9 @@ def alerts(aws, monkeypatch) -> Alerts:
 
 
 @pytest.fixture
-def context() -> emulator.LambdaContext:
-    return emulator.LambdaContext()
+def context(virtual_time) -> emulator.LambdaContext:
+    """A context whose remaining time runs on the virtual clock."""
+    return emulator.LambdaContext(clock=virtual_time.monotonic)
 
 
 def metric_points(output: str) -> dict[tuple, float]:

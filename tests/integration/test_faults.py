@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from cert_audit import handler
-from cert_audit.aws import RETRY_ATTEMPTS
+from cert_audit.calls import RETRY_ATTEMPTS
 from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
 from tests.integration.conftest import metric_points
 

@@ -11,7 +11,7 @@ import pytest
 
 from cert_audit import handler, scan
 from cert_audit.config import ConfigError
-from cert_audit.emulator import seed_ca, seed_certificates
+from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
 from cert_audit.findings import FINDING_TYPES
 from tests.integration.conftest import ACCOUNT, REGION, metric_points
 
@@ -233,6 +233,8 @@ def test_totals_only_metrics_setting(two_cas, alerts, context, monkeypatch, caps
         "Findings",
         "ScanErrors",
         "SuppressedFindings",
+        "Throttles",
+        "MalformedCertificates",
         "AuditRuns",
         "AuditDuration",
     }
@@ -306,25 +308,28 @@ def test_several_config_problems_are_reported_together(aws, context, monkeypatch
     assert all(name in str(error.value) for name in ("PAGE_SIZE", "NOTIFY_ON", "ALERT_TOPIC_ARN"))
 
 
-def test_scan_stops_before_the_timeout_and_reports_what_it_has(backend, alerts, context, monkeypatch):
-    # Given a CA of many pages and an invocation that is about to run out of time
+def test_scan_stops_before_the_timeout_and_reports_what_it_has(backend, alerts, context, virtual_time, monkeypatch):
+    # Given a CA of many pages, each taking 25 s, and an invocation with 100 s left
     ca = seed_ca(backend, "slow")
     seed_certificates(backend, ca, ["REVOKED"] * 30)
     monkeypatch.setenv("CA_CERTIFICATE_IDS", ca)
     monkeypatch.setenv("PAGE_SIZE", "10")
-    remaining = iter([120_000, 90_000, 30_000])  # as each page is about to be requested
-    context.get_remaining_time_in_millis = lambda: next(remaining)
+    context.timeout_ms = 100_000
+    iot, _ = handler.clients()
+    inject_faults(iot, "ListCertificatesByCA", lambda request: virtual_time.advance(25, None))
 
     # When the audit runs
     result = handler.lambda_handler({}, context)
 
-    # Then it scanned two pages, reported the CA as incomplete, and still published its findings
+    # Then it scanned the pages that started before the last minute, reported the CA as
+    # incomplete, still published its findings, and returned with time to spare
     [ca_result] = result["cas"]
     assert ca_result["certificatesScanned"] == 20
     assert ca_result["error"]["code"] == "ScanIncomplete"
     assert "about to reach its timeout" in ca_result["error"]["message"]
     [published] = alerts.published()
     assert len(json.loads(published["Message"]["default"])["findings"]) == 20
+    assert context.get_remaining_time_in_millis() > 0
 
 
 def test_unknown_status_is_counted_under_its_own_name(backend, alerts, context, monkeypatch):
