@@ -7,8 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-# jsii's Node runs as a child of this process and prints an end-of-life banner on Node 20
-# unless this variable lists the major version ("20"; "1" or "true" do not silence it).
+# jsii's Node runs as a child of this process. The README asks for Node 22 or 24 (what jsii
+# supports); Node 20 still synthesizes but is end of life, and jsii prints a banner on every
+# synth unless this variable lists the major version ("20"; "1" or "true" do not silence it).
 _SILENCE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
 os.environ[_SILENCE] = ",".join(filter(None, (os.environ.get(_SILENCE, ""), "20")))
 

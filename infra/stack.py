@@ -33,6 +33,12 @@ class AuditStack(Stack):
         CfnOutput(self, "FunctionName", value=self.audit.function.function_name, description="Invoke it to audit now")
         CfnOutput(
             self,
+            "RunLockTableName",
+            value=self.audit.run_lock.table_name,
+            description="DynamoDB table of the run lock (item lockId=audit-run while a run is under way)",
+        )
+        CfnOutput(
+            self,
             "DashboardUrl",
             value=(
                 f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"

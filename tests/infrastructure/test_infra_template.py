@@ -481,10 +481,11 @@ def test_dashboard_shows_findings_by_type_suppressed_findings_and_days_to_expiry
     assert (warning["value"], warning["label"]) == (90, "Warning at 90 days")
 
 
-def test_outputs_give_the_topic_the_function_and_the_dashboard_url(synth):
+def test_outputs_give_the_topic_the_function_the_lock_table_and_the_dashboard_url(synth):
     outputs = synth.template_json["Outputs"]
     assert outputs["AlertTopicArn"]["Value"] == {"Ref": TOPIC}
     assert outputs["FunctionName"]["Value"] == {"Ref": FUNCTION}
+    assert outputs["RunLockTableName"]["Value"] == {"Ref": RUN_LOCK}  # the runbook's stuck-lock step needs it
     url = json.dumps(outputs["DashboardUrl"]["Value"])
     assert "console.aws.amazon.com/cloudwatch/home?region=" in url
     assert "#dashboards:name=" in url and "MonitoringDashboard0C3675C6" in url
