@@ -19,13 +19,15 @@ from cert_audit.config import (
     ALL_CAS,
     DAYS_MAX,
     DEFAULT_FLAGGED_STATUSES,
+    DEFAULT_IOT_RATE_LIMIT,
+    IOT_RATE_LIMIT_MAX,
     METRICS_DETAIL_CHOICES,
     NOTIFY_CHOICES,
     ConfigError,
     parse_ca_ids,
     parse_statuses,
 )
-from infra.constants import DEFAULT_IOT_RATE_LIMIT, IOT_RATE_LIMIT_MAX, TIMEOUT
+from infra.constants import TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
 from infra.schedule import Schedule, check_runs_cannot_overlap, parse_schedule
 from infra.suppressions import Suppressions, load_suppressions
@@ -43,7 +45,7 @@ DEFAULTS: dict[str, object] = {
     "caExpiryWarningDays": 90,
     "maxCertificateAgeDays": None,  # None, "" or "null": the age check is off
     "suppressionsFile": None,  # None or "": no suppressions, no parameter
-    "iotRateLimit": DEFAULT_IOT_RATE_LIMIT,
+    "iotRateLimit": DEFAULT_IOT_RATE_LIMIT,  # the engine's: half of ListCertificatesByCA's 10 requests/s
 }
 KNOWN_KEYS = tuple(DEFAULTS)
 

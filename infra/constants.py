@@ -62,11 +62,6 @@ TIMEOUT = Duration.minutes(15)
 # on expiresAt is what frees it on time.
 RUN_LOCK_PARTITION_KEY = "lockId"
 RUN_LOCK_TTL_ATTRIBUTE = "expiresAt"
-# The engine's token bucket for every IoT call of a run (IOT_RATE_LIMIT): half of the
-# default 10 requests/s quota of ListCertificatesByCA, leaving the rest to provisioning,
-# JITR and operators. The bounds are the engine's (cert_audit.config).
-DEFAULT_IOT_RATE_LIMIT = 5
-IOT_RATE_LIMIT_MAX = 100
 # Long enough to compare this quarter's audit lines with the last one; short enough that
 # per-CA scan lines (one per CA per run) do not pile up storage cost for years.
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cert_audit.config import DEFAULT_FLAGGED_STATUSES, ConfigError
+from cert_audit.config import DEFAULT_FLAGGED_STATUSES, DEFAULT_IOT_RATE_LIMIT, ConfigError, load_config
 from infra.config import DEFAULTS, load_stack_config
 from infra.heartbeat import heartbeat_window
 from infra.schedule import DAY, HOUR, MINUTE, parse_schedule
@@ -28,8 +28,8 @@ def test_defaults_audit_every_ca_daily_and_notify_on_findings():
     assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("findings", False, "ca")
     # And warns of CA expiry 90 days ahead, as the engine does; no age check, no suppressions
     assert (config.ca_expiry_warning_days, config.max_certificate_age_days, config.suppressions) == (90, None, None)
-    # And paces its IoT calls at 5 a second, half of ListCertificatesByCA's default quota
-    assert config.iot_rate_limit == 5
+    # And paces its IoT calls at 5 a second, half of ListCertificatesByCA's default quota, as the engine does
+    assert config.iot_rate_limit == 5 == DEFAULT_IOT_RATE_LIMIT
 
 
 def test_cdk_json_writes_out_exactly_the_defaults(request):
@@ -273,3 +273,19 @@ def test_heartbeat_window_exceeds_twice_the_gap_plus_a_run(gap, period, evaluati
     assert (window.period_seconds, window.evaluation_periods) == (period, evaluations)
     assert window.seconds > 2 * gap + 15 * MINUTE
     assert window.seconds <= (DAY if window.period_seconds < HOUR else 7 * DAY)
+
+
+@pytest.mark.parametrize("value", ["0", "1", "5", "100", "101", "2.5", "-3", "fast"])
+def test_iot_rate_limit_is_refused_exactly_where_the_function_refuses_it(value):
+    # Given one value, as the stack's context and as the function's IOT_RATE_LIMIT
+    def accepted(load) -> bool:
+        try:
+            load()
+        except ConfigError:
+            return False
+        return True
+
+    # When both load it / Then synth refuses what the function would refuse at run time, and only that
+    stack = accepted(lambda: load_stack_config({"iotRateLimit": value}))
+    function = accepted(lambda: load_config({"IOT_RATE_LIMIT": value}, require_topic=False))
+    assert stack == function
