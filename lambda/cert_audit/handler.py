@@ -38,6 +38,8 @@ TIME_RESERVE_MS = 60_000
 # Publishing and releasing the run lock stop this long before the timeout: room for one
 # attempt under way and the return, so the function always returns before Lambda ends it.
 FINAL_RESERVE_MS = (ATTEMPT_MAX_S + 5) * 1000
+# How often a run waiting for another one to finish tries the run lock again.
+RUN_LOCK_POLL_S = 15
 # A warm container re-reads the suppressions parameter at most this often.
 SUPPRESSIONS_MAX_AGE_SECONDS = 300
 
@@ -77,14 +79,21 @@ def load_suppressions(config: AuditConfig) -> tuple[list[Suppression], list[dict
     return [], [{"source": "suppressions", **error}]
 
 
-def take_run_lock(config: AuditConfig, context: LambdaContext, until: Deadline) -> tuple[bool, list[dict]]:
-    """(whether to run, run errors). Another live run holding the lock means: do not run. A lock
-    that cannot be read is a run error, and the audit runs: the report matters more than the rule."""
+def take_run_lock(config: AuditConfig, context: LambdaContext) -> tuple[bool, list[dict]]:
+    """(whether to run, run errors). A run that finds another one under way waits for it, as
+    reserved concurrency used to queue it, until only half of its own time is left; then it
+    does not run. A lock that cannot be read is a run error, and the audit runs: the report
+    matters more than the rule."""
     if not config.run_lock_table:
         return True, []
+    waiting = deadline(context, context.get_remaining_time_in_millis() // 2)
     expires_at = int(time.time() + context.get_remaining_time_in_millis() / 1000) + 1
     try:
-        return acquire_run_lock(dynamodb(), config.run_lock_table, context.aws_request_id, expires_at, until), []
+        while not acquire_run_lock(dynamodb(), config.run_lock_table, context.aws_request_id, expires_at, waiting):
+            if not waiting.room_for(RUN_LOCK_POLL_S):
+                return False, []
+            waiting.wait(RUN_LOCK_POLL_S)
+        return True, []
     except (ClientError, BotoCoreError, Stopped) as problem:
         error = {"source": "runLock", **error_of(problem)}
     error["message"] = f"Run lock {config.run_lock_table}: {error['message']}. The audit ran without it."
@@ -110,9 +119,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     requested = ca_ids_from_event(event)
     iot, sns = clients()
     final = deadline(context, FINAL_RESERVE_MS)
-    run, errors = take_run_lock(config, context, final)
+    run, errors = take_run_lock(config, context)
     if not run:
-        reason = f"another audit run holds the run lock in {config.run_lock_table}; this one did not start"
+        reason = (
+            f"another audit run held the run lock in {config.run_lock_table} for half of this invocation's "
+            "time; this one did not start"
+        )
         logger.warning("Run skipped", extra={"reason": reason})
         add_skipped_run()
         return {"skipped": True, "reason": reason}
