@@ -23,6 +23,7 @@ certificate age is LOW (as Device Defender's DEVICE_CERTIFICATE_AGE_CHECK).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -158,6 +159,17 @@ def ca_findings(ca: dict[str, Any], active_device_certificates: int, now: dateti
         findings.append(finding)
     expiry = _expiry_finding(ca, now, warning_days)
     return findings + [expiry] if expiry else findings
+
+
+def finding_id(account_id: str | None, region: str | None, finding: dict) -> str:
+    """The finding's stable identity: the same problem (account, region, finding type, CA and
+    certificate) gets the same ID in every run, and nothing else does. Its status, severity
+    and dates are not part of it: a certificate that goes from INACTIVE to REVOKED is still
+    the same open finding. 32 hex characters (128 bits of SHA-256)."""
+    key = "|".join(
+        (account_id or "", region or "", finding["type"], finding["caCertificateId"], finding["certificateId"] or "")
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def worst_first(findings: list[dict]) -> list[dict]:

@@ -5,15 +5,19 @@ Pure: built from the CA scans, no AWS calls. Field names are the public contract
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TextIO
 
 from cert_audit.config import KNOWN_STATUSES
-from cert_audit.findings import FINDING_TYPES, days_to_expiry, iso_utc, severity_rank, worst_first
+from cert_audit.findings import FINDING_TYPES, days_to_expiry, finding_for, iso_utc, severity_rank, worst_first
 from cert_audit.scan import CaScan
 
 SCHEMA_VERSION = 1
+# The fields every finding has, in the engine's order.
+FINDING_FIELDS = tuple(finding_for({"status": "ACTIVE"}, "", frozenset({"ACTIVE"})))
 
 
 def status_counts(counts: Counter, flagged: Iterable[str]) -> dict[str, int]:
@@ -101,6 +105,16 @@ def build_report(
 
 def worst_severity(findings: list[dict]) -> str | None:
     return min((f["severity"] for f in findings), key=severity_rank, default=None)
+
+
+def write_csv(findings: list[dict], stream: TextIO) -> None:
+    """The findings as CSV: the engine's finding fields first, in its order, whatever they
+    become; then the fields some types add (a CA's notAfter, a certificate's age) and the
+    run's own (findingId, firstSeen, isNew), in the order they first appear."""
+    extra = {key: None for finding in findings for key in finding if key not in FINDING_FIELDS}
+    writer = csv.DictWriter(stream, fieldnames=[*FINDING_FIELDS, *extra], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(findings)
 
 
 def without_findings(report: dict) -> dict:

@@ -1,0 +1,120 @@
+"""What changed since the last run: new, resolved and ongoing findings. Pure: no AWS calls.
+
+The open findings of earlier runs come as records (from the state table, or from a
+baseline report in the CLI): {"findingId", "firstSeen", "caCertificateId", "type",
+"suppressed", "finding"}. A finding is resolved only where this run could see it was gone
+(`Scope.can_see_gone`): a CA that failed or stopped early keeps its open findings open,
+never resolved and never new again. Suppressed findings are remembered too, so a lapsed
+suppression brings a finding back with its first `firstSeen`, but they are never new or
+resolved themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, worst_first
+
+# CA-level findings that need only the CA's description to be seen gone; every other finding
+# needs its CA scanned to the end (CA_NOT_ACTIVE counts the CA's ACTIVE certificates).
+DESCRIBE_ONLY = (CA_EXPIRING, CA_EXPIRED)
+# Fields of a finding whose change is written to the state (so a resolved finding is reported
+# as it last was), while it stays the same open finding. Not the reason or the day counts,
+# which change every day for an age or expiry finding: writes must scale with changes.
+TRACKED = ("status", "severity")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What this run saw to the end."""
+
+    audited: frozenset[str]  # CAs this run looked at
+    complete: frozenset[str]  # CAs scanned to the end without error
+    described: frozenset[str]  # CAs whose DescribeCACertificate answered
+    every_ca_listed: bool  # the run audited every CA and listed them all: an unlisted CA is gone
+
+    def can_see_gone(self, record: dict) -> bool:
+        ca = record["caCertificateId"]
+        if ca not in self.audited:
+            return self.every_ca_listed
+        return ca in (self.described if record["type"] in DESCRIBE_ONLY else self.complete)
+
+
+@dataclass
+class Changes:
+    new: list[dict] = field(default_factory=list)  # findings first seen in this run
+    resolved: list[dict] = field(default_factory=list)  # open before, gone now, each with resolvedAt
+    ongoing: int = 0  # open before and still open (seen again, or their CA could not be checked)
+    oldest: str | None = None  # the earliest firstSeen of the open findings
+    writes: list[dict] = field(default_factory=list)  # records to put in the state
+    deletes: list[str] = field(default_factory=list)  # findingIds to delete from the state
+
+    def counts(self) -> dict[str, int]:
+        return {"new": len(self.new), "resolved": len(self.resolved), "ongoing": self.ongoing}
+
+
+def record_of(finding: dict, suppressed: bool) -> dict:
+    """The state record of an open finding."""
+    return {
+        "findingId": finding["findingId"],
+        "firstSeen": finding["firstSeen"],
+        "caCertificateId": finding["caCertificateId"],
+        "type": finding["type"],
+        "status": finding.get("status"),
+        "severity": finding.get("severity"),
+        "suppressed": suppressed,
+        "finding": {key: value for key, value in finding.items() if key not in ("isNew", "suppression")},
+    }
+
+
+def finding_of(record: dict) -> dict:
+    """The finding a record holds (the state keeps it as JSON text until it is needed)."""
+    finding = record["finding"]
+    return json.loads(finding) if isinstance(finding, str) else finding
+
+
+def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dict], scope: Scope, now: str) -> Changes:
+    """Mark each finding's `firstSeen` and `isNew` (in place) and work out what changed.
+
+    `previous` is read once, as a stream: only the records that change are kept."""
+    current = {finding["findingId"]: finding for finding in findings}
+    quiet = {finding["findingId"]: finding for finding in suppressed}
+    changes = Changes()
+    oldest = []
+    for record in previous:
+        finding_id = record["findingId"]
+        finding = current.get(finding_id) or quiet.get(finding_id)
+        if finding is None and scope.can_see_gone(record):
+            changes.deletes.append(finding_id)
+            if not record["suppressed"]:
+                changes.resolved.append({**finding_of(record), "firstSeen": record["firstSeen"], "resolvedAt": now})
+            continue
+        if finding is None:  # its CA could not be checked this time: it stays as it was
+            still_open = not record["suppressed"]
+        else:
+            finding.update(firstSeen=record["firstSeen"], isNew=False)
+            still_open = finding_id in current
+            if still_open == record["suppressed"] or any(finding.get(key) != record.get(key) for key in TRACKED):
+                changes.writes.append(record_of(finding, not still_open))
+        if still_open:
+            changes.ongoing += 1
+            oldest.append(record["firstSeen"])
+    for finding_id, finding in {**quiet, **current}.items():
+        if "isNew" not in finding:
+            is_new = finding_id in current
+            finding.update(firstSeen=now, isNew=is_new)
+            changes.writes.append(record_of(finding, not is_new))
+            if is_new:
+                changes.new.append(finding)
+                oldest.append(now)
+    changes.new = worst_first(changes.new)
+    changes.resolved = worst_first(changes.resolved)
+    changes.oldest = min(oldest, default=None)
+    return changes
+
+
+def first_run(findings: list[dict], suppressed: list[dict], now: str) -> Changes:
+    """Without a memory every finding is new (as before the state table existed)."""
+    return compare(findings, suppressed, (), Scope(frozenset(), frozenset(), frozenset(), False), now)
