@@ -17,18 +17,29 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConfigParseError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
+from botocore.parsers import ResponseParserError
 
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients, publish
 from cert_audit.config import (
+    ALL_CAS,
     DEFAULT_FLAGGED_STATUSES,
     KNOWN_STATUSES,
     AuditConfig,
@@ -68,7 +79,12 @@ ENVIRONMENT_OF = {
     "--publish": "ALERT_TOPIC_ARN",
     "--max-age-days": "MAX_CERTIFICATE_AGE_DAYS",
     "--ca-expiry-warning-days": "CA_EXPIRY_WARNING_DAYS",
+    "--rate-limit": "IOT_RATE_LIMIT",
 }
+DISTRIBUTION = "iot-certificate-audit"  # the name pyproject.toml installs the package under
+# AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1.
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+REGION_HINT = "pass --region or set AWS_DEFAULT_REGION (or a region in your profile: `aws configure set region ...`)"
 NO_CREDENTIALS = "no AWS credentials found: run `aws configure` (or `aws sso login`), set AWS_PROFILE or pass --profile"
 
 EPILOG = f"""\
@@ -77,7 +93,8 @@ exit codes:
   1    findings: at least one certificate has a flagged status (--fail-on findings)
   2    scan errors or bad usage: a CA could not be fully audited (--fail-on findings
        or errors), or the command could not run at all: an invalid option, an unknown
-       profile, no credentials, an unreachable endpoint, a failed --publish
+       profile, no credentials, an unreachable endpoint, a failed --publish; or no CA
+       was found to audit (wrong region or account), whatever --fail-on says
   130  interrupted (Ctrl-C): the CAs being scanned finish their page, the partial
        report is printed (unfinished CAs marked ScanIncomplete) and not published,
        whatever --fail-on says
@@ -113,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Audit the AWS IoT device certificates of your CAs for flagged statuses.",
         epilog="Run `cert-audit scan --help` for the exit codes and a CI-gate example.",
     )
+    parser.add_argument("--version", action="version", version=f"cert-audit {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{scan,demo}")
     scan = commands.add_parser(
         "scan",
@@ -122,15 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scan.add_argument("--region", help="AWS region to audit (default: the profile's or AWS_REGION)")
+    scan.add_argument("--region", help="AWS region to audit (default: AWS_DEFAULT_REGION or the profile's)")
     scan.add_argument("--profile", help="named AWS profile (default: the standard credential chain)")
-    scan.add_argument("--endpoint-url", metavar="URL", help="send AWS calls to this endpoint (an emulator)")
+    scan.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="send the IoT calls to this endpoint (a VPC or FIPS endpoint, an emulator); the account "
+        "lookup (STS) and --publish (SNS) use their own, or AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL_SNS",
+    )
     scan.add_argument(
         "--ca",
         action="append",
         default=[],
         metavar="ID",
-        help="CA certificate ID (64 hex) to audit; repeat or comma-separate for several (default: every CA)",
+        help="CA certificate ID (64 hex) to audit; repeat or comma-separate for several; '*' or none: every CA",
+    )
+    scan.add_argument(
+        "--rate-limit",
+        metavar="N",
+        help="IoT requests per second the audit may make, all CAs together, 1..100 (default: 5, half of "
+        "ListCertificatesByCA's default quota, leaving the rest to provisioning and operators)",
     )
     scan.add_argument(
         "--flag",
@@ -200,16 +229,24 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"cert-audit: error: {error}", file=sys.stderr)
         return EXIT_ERRORS
+    except BotoCoreError as error:  # the local AWS setup (config, credentials, region), not the audit
+        print(f"cert-audit: error: {error}; check your AWS configuration and the options", file=sys.stderr)
+        return EXIT_ERRORS
     except KeyboardInterrupt:  # before or after the CA scans, which handle Ctrl-C themselves
         print("cert-audit: interrupted before the audit could report", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+def version() -> str:
+    """The installed package's version; a tree run from source (PYTHONPATH) has none."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "(version unknown: not installed; `pip install .` gives it one)"
+
+
 def scan(args: argparse.Namespace) -> int:
-    config, suppressions = audit_inputs(args)
-    output = Path(args.output) if args.output else None
-    if output and not output.parent.is_dir():
-        raise UsageError(f"--output: folder {str(output.parent)!r} does not exist; create it or choose another")
+    config, suppressions, output = audit_inputs(args)
     session = open_session(args.profile, args.region)
     iot, _ = make_clients(session, args.endpoint_url)
     check_reachable(session, args.endpoint_url)
@@ -218,7 +255,7 @@ def scan(args: argparse.Namespace) -> int:
         report = run_audit(
             iot,
             config,
-            account_id=account_id(session, args.endpoint_url),
+            account_id=account_id(session),
             on_page=progress.on_page if progress else None,
             suppressions=suppressions,
         )
@@ -226,7 +263,10 @@ def scan(args: argparse.Namespace) -> int:
         progress.finish(report)
     text = FORMATTERS[args.format](report)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--output: could not write {str(output)!r} ({error.strerror})") from None
     else:
         write_stdout(text)
     if args.format != "table" or output:
@@ -240,6 +280,13 @@ def scan(args: argparse.Namespace) -> int:
     if interrupted(report):
         print("cert-audit: interrupted: the report above is partial (see ScanIncomplete)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if nothing_audited(report):
+        print(
+            f"cert-audit: error: no CA found in account {report['accountId'] or '(unknown)'}, region "
+            f"{report['region']}: nothing was audited; check --region (or AWS_DEFAULT_REGION) and --profile",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
     if args.publish:
         publish_report(args, report)
     return exit_code(report, args.fail_on)
@@ -260,14 +307,32 @@ def quiet_logs():
         handler.stream = stream
 
 
-def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppression]]:
-    """The engine's configuration and suppressions from the options, every invalid one named at once."""
+def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppression], Path | None]:
+    """The engine's configuration, the suppressions and the output file from the options, every
+    invalid one named at once, before any AWS call."""
     problems: list[str] = []
+    output = None
+    for check in (
+        lambda: check_region(args.region, "--region"),
+        lambda: check_endpoint_url(args.endpoint_url),
+    ):
+        try:
+            check()
+        except UsageError as error:
+            problems.append(str(error))
+    if args.output:
+        try:
+            output = writable_output(args.output)
+        except UsageError as error:
+            problems.append(str(error))
     ca_ids: tuple[str, ...] = ()
     flagged = frozenset(DEFAULT_FLAGGED_STATUSES)
     suppressions: list[Suppression] = []
     try:
-        ca_ids = parse_ca_ids(_split(args.ca), "--ca")
+        requested = _split(args.ca)
+        if ALL_CAS in requested and len(requested) > 1:
+            raise ConfigError(f"--ca: {ALL_CAS!r} (every CA) goes alone, not with CA IDs")
+        ca_ids = () if requested == [ALL_CAS] else parse_ca_ids(requested, "--ca")
     except ConfigError as error:
         problems.append(str(error))
     if args.flag:
@@ -291,7 +356,51 @@ def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppressio
             problems.append(f"--suppressions: {error}")
     if problems:
         raise UsageError("; ".join(problems))
-    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged), suppressions
+    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged), suppressions, output
+
+
+def check_region(region: str | None, source: str) -> None:
+    if region is not None and not REGION_NAME.match(region):
+        guess = region.strip().lower().replace("_", "-")
+        hint = f" (did you mean {guess}?)" if REGION_NAME.match(guess) else ""
+        raise UsageError(
+            f"{source}: {region!r} is not an AWS region name{hint}; write it like us-east-1 "
+            "(see `aws ec2 describe-regions`)"
+        )
+
+
+def check_endpoint_url(url: str | None) -> None:
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"--endpoint-url: {url!r} is not a URL; give the scheme and host, "
+            "like https://iot-fips.us-east-1.amazonaws.com or http://localhost:5000"
+        )
+
+
+def writable_output(path: str) -> Path:
+    """The --output file, checked before the scan: a run must not end in a report it cannot write."""
+    output = Path(path)
+    if output.is_dir():
+        raise UsageError(f"--output: {path!r} is a folder; give a file name, like {str(output / 'audit.json')!r}")
+    if not output.parent.is_dir():
+        raise UsageError(f"--output: folder {str(output.parent)!r} does not exist; create it or choose another")
+    try:  # open for writing without changing anything; a file made for the test is removed
+        if output.exists():
+            os.close(os.open(output, os.O_WRONLY))
+        else:
+            os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+            output.unlink()
+    except OSError as error:
+        raise UsageError(f"--output: cannot write {path!r} ({error.strerror}); choose a file you may write") from None
+    return output
 
 
 def _env_options(args: argparse.Namespace) -> dict[str, str | None]:
@@ -299,6 +408,7 @@ def _env_options(args: argparse.Namespace) -> dict[str, str | None]:
         "--publish": args.publish,
         "--max-age-days": args.max_age_days,
         "--ca-expiry-warning-days": args.ca_expiry_warning_days,
+        "--rate-limit": args.rate_limit,
     }
 
 
@@ -315,12 +425,18 @@ def open_session(profile: str | None, region: str | None) -> boto3.Session:
             f"AWS profile {error.kwargs.get('profile')!r} is not configured: pass an existing one with --profile "
             "(see `aws configure list-profiles`) or unset AWS_PROFILE"
         ) from None
+    except ConfigParseError as error:
+        raise UsageError(
+            f"the AWS config file {error.kwargs.get('path')!r} cannot be read: fix it (or point "
+            "AWS_CONFIG_FILE at another), e.g. with `aws configure`"
+        ) from None
     except BotoCoreError as error:
         raise UsageError(f"could not load AWS credentials ({error}); refresh them or pass another --profile") from None
     if credentials is None:
         raise UsageError(NO_CREDENTIALS)
     if not session.region_name:
-        raise UsageError("no AWS region: pass --region or set AWS_REGION (or a region in your profile)")
+        raise UsageError(f"no AWS region: {REGION_HINT}")
+    check_region(session.region_name, "the AWS region of AWS_DEFAULT_REGION or your profile")
     return session
 
 
@@ -349,19 +465,24 @@ def check_reachable(session: boto3.Session, endpoint_url: str | None) -> None:
         ) from None
 
 
-def account_id(session: boto3.Session, endpoint_url: str | None) -> str | None:
+def account_id(session: boto3.Session) -> str | None:
     """The account the credentials belong to (STS GetCallerIdentity), or None: the report
-    names it when it can, and an audit never fails for want of it."""
+    names it when it can, and an audit never fails for want of it.
+
+    Asked of STS's own endpoint (or AWS_ENDPOINT_URL_STS, which botocore reads), never of
+    --endpoint-url: that may be an IoT VPC or FIPS endpoint that answers IoT only.
+    """
     try:
-        return session.client("sts", endpoint_url=endpoint_url, config=QUICK).get_caller_identity()["Account"]
-    except (BotoCoreError, ClientError):
+        return session.client("sts", config=QUICK).get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError, ResponseParserError):  # even an answer that is not STS's
         return None
 
 
 def publish_report(args: argparse.Namespace, report: dict) -> None:
     """Send the function's SNS message: the report fitted to 256 KiB, JSON and email text."""
     topic_region = args.publish.split(":")[3]  # the topic may live in another region than the CAs
-    _, sns = make_clients(boto3.Session(profile_name=args.profile, region_name=topic_region), args.endpoint_url)
+    # SNS's own endpoint (or AWS_ENDPOINT_URL_SNS): --endpoint-url is for IoT.
+    _, sns = make_clients(boto3.Session(profile_name=args.profile, region_name=topic_region))
     try:
         publish(sns, args.publish, build_message(fit_report(report)))
     except (BotoCoreError, ClientError) as error:
@@ -376,6 +497,11 @@ def write_stdout(text: str) -> None:
     except BrokenPipeError:
         # Python would report the pipe again when it flushes stdout at exit: point it at nothing.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def nothing_audited(report: dict) -> bool:
+    """No CA was found to audit, and nothing failed: a wrong region or account, not a clean fleet."""
+    return not report["cas"] and not report["errors"]
 
 
 def interrupted(report: dict) -> bool:
@@ -480,6 +606,8 @@ def as_table(report: dict) -> str:
         lines += text_table(["Severity", "Finding", "Certificate ID", "CA", "Created"], rows)
         if len(findings) > TABLE_FINDINGS_MAX:
             lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
+    elif not report["cas"] and not report["errors"]:
+        lines += ["", "No CA found in this account and region: nothing was audited."]
     elif not failed:
         lines += ["", "No findings: nothing the audit checks needs attention."]
     if summary["suppressedFindings"]:

@@ -131,8 +131,13 @@ def load_suppressions_file(path: str) -> list[Suppression]:
     """Read a JSON or YAML suppressions file; errors name the file and line."""
     import yaml  # development and deployment machines only: the function reads JSON
 
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
+    with open(path, "rb") as file:
+        raw = file.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SuppressionError(f"{path}, line {line}: not UTF-8 text; save the file as UTF-8") from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -140,6 +145,8 @@ def load_suppressions_file(path: str) -> list[Suppression]:
         mark = getattr(error, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark else ""
         raise SuppressionError(f"{path}{line}: not valid JSON or YAML: {getattr(error, 'problem', error)}") from None
+    except ValueError as error:  # YAML reads 2027-13-45 as a date, and there is no such date
+        raise SuppressionError(f"{path}: a date that does not exist ({error}); write dates as YYYY-MM-DD") from None
     items = root
     if isinstance(root, yaml.MappingNode):
         items = next((value for key, value in root.value if key.value == "suppressions"), root)

@@ -3,7 +3,10 @@ tests), and a way to make chosen CAs fail inside the CLI's own IoT client."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -12,7 +15,34 @@ from cert_audit import cli, emulator
 from cert_audit.observability import logger
 
 # The handler tests' fixtures: moto + emulator, the alert topic with a queue, no retry back-off.
-from tests.integration.conftest import ACCOUNT, REGION, alerts, aws, backend, fresh_state, no_backoff  # noqa: F401
+from tests.integration.conftest import ACCOUNT, REGION, alerts, aws, backend, fresh_state, virtual_time  # noqa: F401
+
+# The tree under test: subprocesses import cert_audit from here, never from an installed copy.
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = REPO / "lambda"
+
+
+def tree_env(**overrides: str | None) -> dict[str, str]:
+    """This process's environment for a `cert-audit` subprocess: the tree's package first on the
+    path, no service endpoints inherited from the shell; a None override removes the variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def python_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python ARGS...` as its own process, on the tree: exit code, stdout and stderr as text."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120, env=env or tree_env())
+
+
+def cert_audit_process(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`cert-audit ARGV...` (as `python -m cert_audit`) in its own process, on the tree."""
+    return python_process("-m", "cert_audit", *argv, env=env)
 
 
 def seed_fleet(iot_backend, *fleets: list[str], mode: str = "DEFAULT") -> list[str]:

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import subprocess
 import sys
 import threading
 from collections import Counter
@@ -21,9 +20,9 @@ from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients
 from cert_audit.config import load_config
 from cert_audit.emulator import seed_ca, seed_certificates
-from cert_audit.message import subject
+from cert_audit.message import fit_report, subject
 from cert_audit.observability import logger
-from tests.cli.conftest import ACCOUNT, REGION, seed_fleet
+from tests.cli.conftest import ACCOUNT, REGION, cert_audit_process, seed_fleet
 
 FLEET_A = ["ACTIVE"] * 500 + ["REVOKED"] * 4 + ["INACTIVE"] * 2 + ["REGISTER_INACTIVE"] * 1
 FLEET_B = ["ACTIVE"] * 120 + ["PENDING_TRANSFER"] * 3 + ["INACTIVE"] * 1
@@ -91,7 +90,9 @@ def test_csv_gives_fields_of_other_finding_types_their_own_columns(backend, run)
 
     # Then the extra fields are columns after the common ones, empty where a finding lacks them
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert out.splitlines()[0].split(",") == [*cli.FINDING_FIELDS, "notAfter", "daysToExpiry"]
+    header = out.splitlines()[0].split(",")
+    assert header[: len(cli.FINDING_FIELDS)] == list(cli.FINDING_FIELDS)
+    assert header.index("notAfter") + 1 == header.index("daysToExpiry") > len(cli.FINDING_FIELDS)
     expiring = next(row for row in rows if row["type"] == "CA_CERTIFICATE_EXPIRING")
     revoked = next(row for row in rows if row["status"] == "REVOKED")
     assert expiring["daysToExpiry"] == "30" and expiring["certificateId"] == ca
@@ -211,6 +212,49 @@ def test_age_and_ca_expiry_options_reach_the_checks(backend, run):
     assert found == {"DEVICE_CERTIFICATE_AGE": 3, "CA_CERTIFICATE_EXPIRING": 1}
 
 
+def test_ca_star_audits_every_ca(two_cas, run):
+    # When the CLI is asked for every CA as the function's CA_CERTIFICATE_IDS says it ('*')
+    code, out, _ = run("--ca", "*", "--format", "json")
+
+    # Then both CAs were discovered and audited
+    assert code == 1
+    assert sorted(ca["caCertificateId"] for ca in json.loads(out)["cas"]) == sorted(two_cas)
+
+
+def test_rate_limit_reaches_the_engine(two_cas, run, monkeypatch):
+    # Given an engine that shows the configuration it gets
+    real_run_audit, configs = cli.run_audit, []
+
+    def run_audit(iot, config, **kwargs):
+        configs.append(config)
+        return real_run_audit(iot, config, **kwargs)
+
+    monkeypatch.setattr(cli, "run_audit", run_audit)
+
+    # When the CLI runs with a rate limit, and without
+    run("--rate-limit", "7", "--format", "json")
+    run("--format", "json")
+
+    # Then the engine gets that many IoT requests per second, and the function's default otherwise
+    assert [config.iot_rate_limit for config in configs] == [7, load_config({}, require_topic=False).iot_rate_limit]
+
+
+@pytest.mark.parametrize("fail_on", cli.FAIL_ON_CHOICES)
+def test_an_account_without_cas_is_not_a_clean_pass(backend, run, fail_on):
+    # Given an account and region without any CA (a wrong region, an empty account)
+    # When the CLI audits every CA, whatever --fail-on says
+    code, out, err = run("--fail-on", fail_on)
+
+    # Then it says what was audited, and exits 2 rather than "nothing needs attention"
+    assert code == 2
+    assert err == (
+        f"cert-audit: error: no CA found in account {ACCOUNT}, region {REGION}: nothing was audited; "
+        "check --region (or AWS_DEFAULT_REGION) and --profile\n"
+    )
+    assert "No CA found in this account and region: nothing was audited." in out
+    assert "No findings" not in out
+
+
 # Exit codes
 
 OUTCOMES = {
@@ -276,7 +320,7 @@ def test_ca_discovery_refused_is_a_scan_error(two_cas, run, iot_faults):
 
     # Then the run is a scan error that says which call failed, not a crash or a clean pass
     assert code == 2
-    assert "- CA *: UnauthorizedException: Could not list the account's CAs: " in out
+    assert "- CA *: UnauthorizedException: " in out and "Injected UnauthorizedException" in out
 
 
 def test_help_documents_exit_codes_and_fail_on(capsys):
@@ -301,7 +345,7 @@ def test_publish_sends_the_functions_message(two_cas, alerts, run):
     [published] = alerts.published()
     assert code == 1
     assert published["Subject"] == subject(report)
-    assert json.loads(published["Message"]["default"]) == report
+    assert json.loads(published["Message"]["default"]) == fit_report(report)  # the report, within 256 KiB
     assert f"Account {ACCOUNT}, region {REGION}, audit {report['auditId']}." in published["Message"]["email"]
     assert published["MessageAttributes"]["findings"]["Value"] == "8"
     [envelope] = alerts.received()
@@ -369,33 +413,40 @@ def test_progress_line_shows_rate_and_totals():
 # Ctrl-C
 
 
+# A wait longer than this is a hung test, never a scheduling delay to ride out.
+HUNG_S = 300
+
+
 def test_ctrl_c_reports_what_was_scanned_as_partial(backend, alerts, run, monkeypatch):
-    # Given two CAs of three pages each, and both scans held after their first page
+    # Given two CAs of three pages each, each scan held after its first page until Ctrl-C is
+    # handled: nothing depends on timing, however loaded the machine (a timeout is a failure)
     cas = seed_fleet(backend, ["REVOKED"] * 600, ["REVOKED"] * 600)
-    first_pages = threading.Semaphore(0)
-    resume = threading.Event()
+    first_pages = threading.Barrier(len(cas) + 1, timeout=HUNG_S)  # every scan, and the main thread
+    interrupt_handled = threading.Event()
     real_make_clients = cli.make_clients
 
     def make_clients(session=None, endpoint_url=None):
         iot, sns = real_make_clients(session, endpoint_url)
 
         def hold(**_):
-            first_pages.release()
-            resume.wait(timeout=30)
+            if not interrupt_handled.is_set():
+                first_pages.wait()
+                if not interrupt_handled.wait(HUNG_S):
+                    raise AssertionError("Ctrl-C was never handled")
 
         iot.meta.events.register("after-call.iot.ListCertificatesByCA", hold)
         return iot, sns
 
-    # and Ctrl-C landing in the main thread while it waits for the scans, as a real one does
+    # and Ctrl-C landing in the main thread while it waits for the scans, as a real one does;
+    # the scans go on once the engine has taken it in (its next wait)
     real_wait = scan.wait
     interrupts = [KeyboardInterrupt()]
 
     def wait(futures, *args, **kwargs):
         if interrupts:
-            for _ in cas:
-                assert first_pages.acquire(timeout=30)
+            first_pages.wait()
             raise interrupts.pop()
-        resume.set()
+        interrupt_handled.set()
         return real_wait(futures, *args, **kwargs)
 
     monkeypatch.setattr(cli, "make_clients", make_clients)
@@ -432,6 +483,7 @@ CA_ID = "ab" * 32
         (["--ca-expiry-warning-days", "0"], "--ca-expiry-warning-days: '0' is not a whole number from 1 to 3652"),
         (["--suppressions", "/no/such/file.yaml"], "--suppressions: [Errno 2] No such file or directory"),
         (["--output", "/no/such/folder/a.json"], "--output: folder '/no/such/folder' does not exist"),
+        (["--ca", f"*,{CA_ID}"], "--ca: '*' (every CA) goes alone, not with CA IDs"),
         (
             ["--endpoint-url", "http://127.0.0.1:9"],
             "cannot reach AWS IoT at http://127.0.0.1:9 (EndpointConnectionError)",
@@ -455,6 +507,39 @@ def test_every_bad_option_is_named_at_once(run):
     code, _, err = run("--ca", CA_ID, "--ca", "xyz", "--flag", "REVOKED,GONE")
     assert code == 2
     assert "--ca: 'xyz'" in err and "--flag: unknown status GONE" in err
+
+
+def test_region_hint_names_the_variable_boto3_reads(aws, capsys, tmp_path, monkeypatch):
+    # Given no region anywhere: no option, no environment, an empty AWS config file
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+
+    # When the CLI runs, then it says to pass --region or to set a variable
+    assert cli.main(["scan"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cert-audit: error: no AWS region: pass --region or set AWS_DEFAULT_REGION")
+    [variable] = re.findall(r"set (AWS_\w+)", err)
+
+    # and that variable is the one boto3 takes the region from
+    monkeypatch.setenv(variable, "eu-central-2")
+    assert boto3.Session().region_name == "eu-central-2"
+
+
+def test_output_is_checked_without_a_trace_left(aws, capsys, tmp_path):
+    # Given an output file that does not exist yet, and one that holds an earlier report
+    new, earlier = tmp_path / "new.json", tmp_path / "earlier.json"
+    earlier.write_text("the earlier report")
+
+    # When the CLI, told to write either, cannot reach AWS after checking it
+    for target in (new, earlier):
+        code = cli.main(["scan", "--region", REGION, "--endpoint-url", "http://127.0.0.1:9", "--output", str(target)])
+        assert code == 2
+        assert "cannot reach AWS IoT" in capsys.readouterr().err
+
+    # Then the check made no file and changed none
+    assert not new.exists()
+    assert earlier.read_text() == "the earlier report"
 
 
 def test_missing_credentials(capsys, tmp_path, monkeypatch):
@@ -524,12 +609,7 @@ def test_argparse_errors_exit_2(capsys):
 
 def test_module_entry_point_gives_one_line_and_no_traceback():
     # When `python -m cert_audit` gets a bad CA ID (a real process: nothing may escape as a traceback)
-    result = subprocess.run(
-        [sys.executable, "-m", "cert_audit", "scan", "--region", REGION, "--ca", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = cert_audit_process("scan", "--region", REGION, "--ca", "nope")
 
     # Then it exits 2 with one line on stderr
     assert result.returncode == 2
