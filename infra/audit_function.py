@@ -1,4 +1,4 @@
-"""The audit function, its least-privilege role and log group, its run lock, schedule and dead-letter queue."""
+"""The audit function, its least-privilege role and log group, its run lock, schedules and dead-letter queue."""
 
 from __future__ import annotations
 
@@ -19,11 +19,21 @@ from constructs import Construct
 from cert_audit.config import ALL_CAS
 from infra import constants
 from infra.config import StackConfig
+from infra.memory import Memory
 from infra.suppressions import suppressions_parameter
+
+# What the digest rule hands the function: this run notifies whatever changed (the engine's
+# per-invocation override of NOTIFY_ON), so the full picture is mailed once a week.
+DIGEST_INPUT = {"notify": "always"}
 
 
 def function_environment(
-    config: StackConfig, topic_arn: str, suppressions_parameter: str | None, run_lock_table: str
+    config: StackConfig,
+    topic_arn: str,
+    suppressions_parameter: str | None,
+    run_lock_table: str,
+    state_table: str,
+    report_bucket: str,
 ) -> dict[str, str]:
     """The function's environment, in the engine's contract (cert_audit.config.load_config).
 
@@ -37,6 +47,8 @@ def function_environment(
         "CA_EXPIRY_WARNING_DAYS": str(config.ca_expiry_warning_days),
         "IOT_RATE_LIMIT": str(config.iot_rate_limit),
         "RUN_LOCK_TABLE_NAME": run_lock_table,
+        "STATE_TABLE_NAME": state_table,
+        "REPORT_BUCKET_NAME": report_bucket,
         "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": constants.LOG_LEVEL,
@@ -45,14 +57,23 @@ def function_environment(
         environment["MAX_CERTIFICATE_AGE_DAYS"] = str(config.max_certificate_age_days)
     if suppressions_parameter:
         environment["SUPPRESSIONS_PARAMETER"] = suppressions_parameter
+    if config.event_bus_name:
+        environment["EVENT_BUS_NAME"] = config.event_bus_name
     return environment
 
 
 class AuditFunction(Construct):
-    """The scheduled audit: function, role, log group, run lock table, EventBridge rule and dead-letter queue."""
+    """The scheduled audit: function, role, log group, run lock table, EventBridge rules and dead-letter queue."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, topic: sns.ITopic, key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        memory: Memory,
     ) -> None:
         super().__init__(scope, construct_id)
         # Kept when the stack is deleted: the audit trail of past runs outlives the stack.
@@ -100,6 +121,38 @@ class AuditFunction(Construct):
             )
         )
 
+        # The open findings: one Scan a run reads them all, BatchWriteItem puts the new ones and
+        # deletes the resolved ones. Not table.grant_read_write_data: no GetItem, Query, UpdateItem.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadAndUpdateTheOpenFindings",
+                actions=["dynamodb:Scan", "dynamodb:BatchWriteItem"],
+                resources=[memory.state_table.table_arn],
+            )
+        )
+        # The archive: new reports under reports/ only; no read, list or delete (not bucket.grant_put,
+        # which also grants s3:Abort* and s3:PutObjectLegalHold/Retention/Tagging/VersionTagging).
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ArchiveTheReport",
+                actions=["s3:PutObject"],
+                resources=[memory.report_bucket.arn_for_objects(f"{constants.REPORTS_PREFIX}*")],
+            )
+        )
+        self.event_bus_arn = None
+        if config.event_bus_name:
+            self.event_bus_arn = Stack.of(self).format_arn(
+                service="events",
+                resource="event-bus",
+                resource_name=config.event_bus_name,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="SendFindingEvents", actions=["events:PutEvents"], resources=[self.event_bus_arn]
+                )
+            )
+
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -129,6 +182,8 @@ class AuditFunction(Construct):
                 topic.topic_arn,
                 self.suppressions.parameter_name if self.suppressions else None,
                 self.run_lock.table_name,
+                memory.state_table.table_name,
+                memory.report_bucket.bucket_name,
             ),
             retry_attempts=constants.ASYNC_RETRY_ATTEMPTS,
             max_event_age=constants.ASYNC_MAX_EVENT_AGE,
@@ -141,14 +196,28 @@ class AuditFunction(Construct):
             "Schedule",
             description="Runs the IoT certificate audit",
             schedule=events.Schedule.expression(config.schedule.expression),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    retry_attempts=constants.SCHEDULE_RETRY_ATTEMPTS,
-                    max_event_age=constants.SCHEDULE_MAX_EVENT_AGE,
-                    dead_letter_queue=self.dead_letter_queue,
-                )
-            ],
+            targets=[self._target()],
+        )
+        # The weekly digest: a full audit whose report is published whatever changed, so that with
+        # notifyOn=changes an accepted backlog still reaches people once a week.
+        self.digest_rule = None
+        if config.digest_schedule:
+            self.digest_rule = events.Rule(
+                self,
+                "DigestSchedule",
+                description="Runs the IoT certificate audit and publishes the full report (notify: always)",
+                schedule=events.Schedule.expression(config.digest_schedule.expression),
+                targets=[self._target(events.RuleTargetInput.from_object(DIGEST_INPUT))],
+            )
+
+    def _target(self, event: events.RuleTargetInput | None = None) -> targets.LambdaFunction:
+        """The function as a rule's target: the same retries, event age and dead-letter queue for every rule."""
+        return targets.LambdaFunction(
+            self.function,
+            event=event,
+            retry_attempts=constants.SCHEDULE_RETRY_ATTEMPTS,
+            max_event_age=constants.SCHEDULE_MAX_EVENT_AGE,
+            dead_letter_queue=self.dead_letter_queue,
         )
 
 

@@ -3,6 +3,8 @@
 Values come from cdk.json or `-c key=value` (always strings on the command line), so
 lists are accepted as JSON lists or comma-separated strings, booleans as true/false, and
 an optional key is off when empty, JSON null or the word null (`-c maxCertificateAgeDays=null`).
+For `digestSchedule` and `eventBusName`, which are on by default, a key that is absent takes
+the default and a key that is present and null or empty turns the feature off.
 Every problem is collected into one `ConfigError` that names the key, the value and what
 is allowed. The function's own validators (cert_audit.config) are reused, so the stack
 refuses exactly the values the function would refuse at run time.
@@ -29,8 +31,25 @@ from cert_audit.config import (
 )
 from infra.constants import TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
-from infra.schedule import Schedule, check_runs_cannot_overlap, parse_schedule
+from infra.schedule import Schedule, check_runs_cannot_overlap, check_schedules_apart, parse_schedule
 from infra.suppressions import Suppressions, load_suppressions
+
+# `changes`: the engine's notification choice of issue 10 (publish when something is new or
+# resolved, or a CA failed), and the stack's default. Added to the engine's list here as well,
+# so the stack's default stands whichever lands first; a test checks that the function accepts
+# every value the stack passes on as NOTIFY_ON.
+STACK_NOTIFY_CHOICES = tuple(dict.fromkeys(("changes", *NOTIFY_CHOICES)))
+# Reports kept in the archive: S3 lifecycle expiry (days after a report is written, and after a
+# version stops being current). Ten years at most, like the engine's other day counts.
+REPORT_RETENTION_DAYS_MAX = 3650
+# An EventBridge bus name as PutEvents' EventBusName takes it (1..256 of these characters);
+# "/" appears in partner buses' names (aws.partner/...). An ARN is refused: the stack forms it.
+_EVENT_BUS_NAME = re.compile(r"^[/.\-_A-Za-z0-9]{1,256}$")
+# Why the digest must come at least weekly: it is what keeps an accepted backlog in view.
+DIGEST_SPARSE_REASON = (
+    "too rare for the digest that keeps the open findings in view (with notifyOn=changes, the only "
+    "email that lists them all); use a weekly or more frequent schedule"
+)
 
 # The defaults, also written out in cdk.json for users to read and edit (a test keeps them equal).
 DEFAULTS: dict[str, object] = {
@@ -38,7 +57,7 @@ DEFAULTS: dict[str, object] = {
     "alertEmails": [],
     "schedule": "rate(1 day)",
     "flaggedStatuses": list(DEFAULT_FLAGGED_STATUSES),
-    "notifyOn": "findings",
+    "notifyOn": "changes",
     "alarmOnFindings": False,
     "metricsDetail": "ca",
     "runbookUrl": "",
@@ -46,8 +65,14 @@ DEFAULTS: dict[str, object] = {
     "maxCertificateAgeDays": None,  # None, "" or "null": the age check is off
     "suppressionsFile": None,  # None or "": no suppressions, no parameter
     "iotRateLimit": DEFAULT_IOT_RATE_LIMIT,  # the engine's: half of ListCertificatesByCA's 10 requests/s
+    "digestSchedule": "cron(0 8 ? * MON *)",  # Mondays 08:00 UTC; null or "": no digest
+    "reportRetentionDays": 365,
+    "alarmOnNewFindings": False,
+    "eventBusName": "default",  # the account's default bus; null or "": no events
 }
 KNOWN_KEYS = tuple(DEFAULTS)
+# On by default, off when given as null or empty (so null cannot mean "the default" for them).
+_OFF_WHEN_NULL = ("digestSchedule", "eventBusName")
 
 # Deliberately simple: one @, no spaces or commas, a dot in the domain. SNS sends a
 # confirmation mail anyway; this catches the typos and the list-separator mistakes.
@@ -70,6 +95,10 @@ class StackConfig:
     max_certificate_age_days: int | None  # None: the age check is off
     suppressions: Suppressions | None  # None: no suppressions file
     iot_rate_limit: int  # IoT requests per second for the whole run (IOT_RATE_LIMIT)
+    digest_schedule: Schedule | None  # None: no digest rule
+    report_retention_days: int  # lifecycle expiry of archived reports (current and noncurrent versions)
+    alarm_on_new_findings: bool  # alarm when a run has new CRITICAL or HIGH findings
+    event_bus_name: str | None  # None: no events (EVENT_BUS_NAME unset, no PutEvents permission)
 
     @property
     def all_cas(self) -> bool:
@@ -159,6 +188,38 @@ def _iot_rate_limit(value: object) -> int:
     return int(text)
 
 
+def _off(value: object) -> bool:
+    return value is None or str(value).strip().lower() in ("", "null")
+
+
+def _digest_schedule(value: object) -> Schedule | None:
+    if _off(value):
+        return None
+    return parse_schedule(value, key="digestSchedule", sparse_reason=DIGEST_SPARSE_REASON)
+
+
+def _report_retention_days(value: object) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= REPORT_RETENTION_DAYS_MAX:
+        raise ConfigError(
+            f"reportRetentionDays: {value!r} is not allowed; give a whole number of days from 1 to "
+            f"{REPORT_RETENTION_DAYS_MAX} to keep each archived report"
+        )
+    return int(text)
+
+
+def _event_bus_name(value: object) -> str | None:
+    if _off(value):
+        return None
+    text = str(value).strip()
+    if not _EVENT_BUS_NAME.match(text):
+        raise ConfigError(
+            f"eventBusName: {value!r} is not allowed; give the name of an EventBridge bus in this account and region "
+            "(letters, digits, . - _ /; not an ARN), e.g. default, or null (or empty) to send no events"
+        )
+    return text
+
+
 def _typos(context: Mapping[str, object]) -> list[str]:
     """Context keys that look like misspellings of ours. Others (CDK feature flags) pass."""
     problems = []
@@ -186,7 +247,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "flaggedStatuses": lambda value: tuple(
             sorted(parse_statuses(_items("flaggedStatuses", value), "flaggedStatuses"))
         ),
-        "notifyOn": _choice("notifyOn", NOTIFY_CHOICES),
+        "notifyOn": _choice("notifyOn", STACK_NOTIFY_CHOICES),
         "alarmOnFindings": _flag("alarmOnFindings"),
         "metricsDetail": _choice("metricsDetail", METRICS_DETAIL_CHOICES),
         "runbookUrl": _runbook_url,
@@ -194,11 +255,18 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "maxCertificateAgeDays": _days("maxCertificateAgeDays", optional=True),
         "suppressionsFile": load_suppressions,
         "iotRateLimit": _iot_rate_limit,
+        "digestSchedule": _digest_schedule,
+        "reportRetentionDays": _report_retention_days,
+        "alarmOnNewFindings": _flag("alarmOnNewFindings"),
+        "eventBusName": _event_bus_name,
     }
     for key, parse in parsers.items():
-        value = context.get(key)
+        if key in _OFF_WHEN_NULL:
+            value = context[key] if key in context else DEFAULTS[key]
+        else:
+            value = DEFAULTS[key] if context.get(key) is None else context[key]
         try:
-            parsed[key] = parse(DEFAULTS[key] if value is None else value)
+            parsed[key] = parse(value)
         except ConfigError as error:
             problems.append(str(error))
     heartbeat = None
@@ -207,6 +275,15 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         try:
             check_runs_cannot_overlap(parsed["schedule"], timeout)
             heartbeat = heartbeat_window(parsed["schedule"].longest_gap_seconds, timeout)
+        except ConfigError as error:
+            problems.append(str(error))
+    if parsed.get("digestSchedule"):
+        # The digest runs a full audit too: the same rule, that no run starts while another may be going.
+        timeout = int(TIMEOUT.to_seconds())
+        try:
+            check_runs_cannot_overlap(parsed["digestSchedule"], timeout)
+            if "schedule" in parsed:
+                check_schedules_apart(parsed["schedule"], parsed["digestSchedule"], timeout)
         except ConfigError as error:
             problems.append(str(error))
     if problems:
@@ -225,4 +302,8 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         max_certificate_age_days=parsed["maxCertificateAgeDays"],
         suppressions=parsed["suppressionsFile"],
         iot_rate_limit=parsed["iotRateLimit"],
+        digest_schedule=parsed["digestSchedule"],
+        report_retention_days=parsed["reportRetentionDays"],
+        alarm_on_new_findings=parsed["alarmOnNewFindings"],
+        event_bus_name=parsed["eventBusName"],
     )

@@ -62,6 +62,15 @@ TIMEOUT = Duration.minutes(15)
 # on expiresAt is what frees it on time.
 RUN_LOCK_PARTITION_KEY = "lockId"
 RUN_LOCK_TTL_ATTRIBUTE = "expiresAt"
+# The memory of issue 10 (cert_audit's names): the table of open findings, keyed by the
+# finding's stable ID, and the prefix under which every run's full report is archived
+# (reports/YYYY/MM/DD/<auditId>.json.gz and .csv.gz). The function may write under it only.
+STATE_PARTITION_KEY = "findingId"
+REPORTS_PREFIX = "reports/"
+# The engine's severities, as the `Severity` dimension of NewFindings; the optional alarm
+# sums the new findings of these.
+ALARMED_SEVERITIES = ("CRITICAL", "HIGH")
+
 # Long enough to compare this quarter's audit lines with the last one; short enough that
 # per-CA scan lines (one per CA per run) do not pile up storage cost for years.
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS

@@ -5,6 +5,11 @@ dimension `service` (and `FindingType` for `Findings` by type); per-CA metrics c
 `CaCertificateId` (and `Status` for `Certificates`), so the dashboard finds every CA with
 SEARCH instead of listing them.
 
+The memory's metrics (issue 10) are run totals: `NewFindings`, `ResolvedFindings`,
+`OpenFindings` and `FailedEvents` (dimension `service`), and `NewFindings` by `service` and
+`Severity`, every severity emitted with every run, 0 included, so an alarm can name the
+severities it sums without SEARCH.
+
 Alarms cannot use SEARCH, so the CA expiry alarm reads `CaDaysToExpiry` through a Metrics
 Insights query (`SELECT MIN(...) FROM SCHEMA(...)`), which alarms may use: one alarm
 covers every CA, named or found at run time, without listing them.
@@ -121,6 +126,22 @@ class Monitoring(Construct):
                 service_metric("Findings", "Sum", period),
                 "The last run found certificates in a flagged status (the report was emailed)",
             )
+        if config.alarm_on_new_findings:
+            self.new_findings_alarm = self._above_zero(
+                "NewSevereFindingsAlarm",
+                _new_severe_findings(period),
+                f"The last run found new {' or '.join(constants.ALARMED_SEVERITIES)} findings, not seen by the run "
+                "before (the email lists them first; one event per finding went to the event bus)",
+            )
+        # Events the bus refused even after the function's retries: a rule routing findings to a
+        # ticket system or chat missed them (the report and the archive still hold every finding).
+        if config.event_bus_name:
+            self.failed_events_alarm = self._above_zero(
+                "FailedEventsAlarm",
+                service_metric("FailedEvents", "Sum", period),
+                f"The last run could not send some finding events to the EventBridge bus {config.event_bus_name} "
+                "(errors[] with source events in the report); rules on that bus missed them",
+            )
         # Needs the per-CA metric: with metricsDetail=totals the engine emits no CaDaysToExpiry,
         # and an expiring CA is reported only by its CA_CERTIFICATE_EXPIRING finding (email).
         if config.metrics_detail == "ca":
@@ -192,6 +213,20 @@ class Monitoring(Construct):
                 cw.GraphWidget(title="Certificates scanned per run", left=scanned, width=12),
             )
 
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Open findings, and what changed each run",
+                left=[service_metric("OpenFindings", "Maximum", period, "Open")],
+                right=[
+                    service_metric("NewFindings", "Sum", period, "New"),
+                    service_metric("ResolvedFindings", "Sum", period, "Resolved"),
+                ],
+                left_y_axis=cw.YAxisProps(label="open", min=0, show_units=False),
+                right_y_axis=cw.YAxisProps(label="new / resolved", min=0, show_units=False),
+                width=24,
+            )
+        )
+
         width = 8 if per_ca else 12  # two or three graphs across the row
         run_findings = [
             cw.GraphWidget(title="Findings by type, all CAs", left=_findings_by_type(period), width=width),
@@ -228,6 +263,26 @@ class Monitoring(Construct):
             )
         )
         return dashboard
+
+
+def _new_severe_findings(period: Duration) -> cw.MathExpression:
+    """New findings of the alarmed severities in one run: the sum of NewFindings by service and Severity."""
+    metrics = {
+        severity.lower(): cw.Metric(
+            namespace=constants.METRICS_NAMESPACE,
+            metric_name="NewFindings",
+            dimensions_map={**SERVICE_DIMENSION, "Severity": severity},
+            statistic="Sum",
+            period=period,
+        )
+        for severity in constants.ALARMED_SEVERITIES
+    }
+    return cw.MathExpression(
+        expression=" + ".join(metrics),
+        using_metrics=metrics,
+        label=f"New {' and '.join(constants.ALARMED_SEVERITIES)} findings",
+        period=period,
+    )
 
 
 def _ca_expiry_alarm(scope: Construct, config: StackConfig) -> cw.Alarm:
@@ -310,9 +365,31 @@ def _explanation(config: StackConfig) -> str:
             "still registered is a hygiene and compliance gap that Device Defender Audit does not report. "
             "Each CA is described too: a CA that is not ACTIVE while device certificates it signed still are, "
             "or a CA certificate expired or about to expire, is also a finding.",
-            "Findings are emailed to the alert topic's subscribers with the full JSON report.",
+            f"{_notifications(config)} Every run's full report is archived in the report bucket "
+            "(`reports/`); the run remembers the open findings, so it can tell what is new and what was resolved.",
             f"Alarms: scan errors, function errors, a missing run (heartbeat), the dead-letter queue, failed "
-            f"deliveries of the alert topic{expiry}. "
+            f"deliveries of the alert topic{expiry}"
+            f"{', finding events the bus refused' if config.event_bus_name else ''}"
+            f"{', new CRITICAL or HIGH findings' if config.alarm_on_new_findings else ''}. "
             f"What to do when one fires: see {runbook} of the project's README.",
         )
     )
+
+
+def _notifications(config: StackConfig) -> str:
+    when = {
+        "changes": "when a finding is new or resolved, or a CA could not be scanned",
+        "findings": "when there are findings or scan errors",
+        "always": "after every run",
+    }.get(config.notify_on, f"under notifyOn={config.notify_on}")
+    digest = (
+        f" The full picture (every open finding) is emailed on `{config.digest_schedule.expression}` as a digest."
+        if config.digest_schedule
+        else ""
+    )
+    events = (
+        f" One event per new and per resolved finding goes to the EventBridge bus `{config.event_bus_name}`."
+        if config.event_bus_name
+        else ""
+    )
+    return f"The report is emailed to the alert topic's subscribers {when}.{digest}{events}"

@@ -36,6 +36,21 @@ ACKNOWLEDGEMENTS = (
         "(cacert/*), not on any other resource type. Named CAs get their own ARNs instead.",
     ),
     Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::<MemoryReportBucket3C9E49C7.Arn>/reports/*]",
+        "audit.role",
+        "The archive's object keys are made at run time (reports/YYYY/MM/DD/<auditId>.json.gz and .csv.gz, the "
+        "auditId being the Lambda request ID), so s3:PutObject is granted on the reports/ prefix of the stack's "
+        "own report bucket, the one place the function writes; no read, list or delete is granted.",
+    ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-S1",
+        "memory.report_bucket",
+        "Server access logs would need a second bucket (with its own retention, itself an S1 finding) and are "
+        "delivered best-effort. The only writer is the function's role (s3:PutObject under reports/); who read or "
+        "wrote a report is recorded, with the IAM identity, by CloudTrail S3 data events, which an account that "
+        "must audit object access enables on its trail for this bucket (README, Deploy).",
+    ),
+    Acknowledgement(
         "Serverless::Serverless-LambdaDLQ",
         "audit.function",
         "Failed asynchronous invocations go to an on-failure destination (the dead-letter queue), which "

@@ -11,6 +11,12 @@ For `cron` they are computed over one week of fire times from the minutes, hours
 day-of-week fields; expressions that restrict day-of-month, month or year can leave weeks
 or months between runs, longer than any CloudWatch alarm can watch, so they are refused
 with a message that says so.
+
+The same parser and the same overlap rule serve both schedules of the stack: the audit's
+(`schedule`) and the weekly digest's (`digestSchedule`); every message names the key it is
+about. Two cron schedules are also checked together (`check_schedules_apart`): their runs
+must not come closer than a timeout either. A `rate` schedule counts from the deploy, so
+when it starts is unknown at synth and it cannot be checked against another.
 """
 
 from __future__ import annotations
@@ -60,31 +66,41 @@ _FIELDS = (
 )
 
 
+# Why the audit's schedule must run at least every few days (the default reason for the check).
+HEARTBEAT_REASON = (
+    "longer than the heartbeat alarm (twice the schedule period, at most 7 days in CloudWatch) can watch; use a "
+    "schedule that runs at least every 3 days"
+)
+
+
 @dataclass(frozen=True)
 class Schedule:
     expression: str
     longest_gap_seconds: int  # the longest time between two scheduled runs
     shortest_gap_seconds: int  # the shortest time between two scheduled runs
+    key: str = "schedule"  # the context key it came from, for messages
+    # cron only: the fire times within a week, in seconds from Sunday 00:00 UTC; empty for rate,
+    # whose runs count from the deploy and so are unknown at synth.
+    week_times: tuple[int, ...] = ()
 
 
-def _problem(expression: str, why: str, example: str) -> ConfigError:
-    return ConfigError(
-        f"schedule: {expression!r} is not a valid EventBridge schedule expression: {why}; e.g. {example}"
-    )
+def _problem(key: str, expression: str, why: str, example: str) -> ConfigError:
+    return ConfigError(f"{key}: {expression!r} is not a valid EventBridge schedule expression: {why}; e.g. {example}")
 
 
-def _parse_rate(expression: str, value: str, unit: str) -> Schedule:
+def _parse_rate(key: str, expression: str, value: str, unit: str) -> Schedule:
     number = int(value)
     singular = unit.rstrip("s")
     if singular not in _RATE_UNITS:
-        raise _problem(expression, f"unknown unit {unit!r}; use minute(s), hour(s) or day(s)", RATE_EXAMPLES)
+        raise _problem(key, expression, f"unknown unit {unit!r}; use minute(s), hour(s) or day(s)", RATE_EXAMPLES)
     if number < 1:
-        raise _problem(expression, "the value must be a positive whole number", RATE_EXAMPLES)
+        raise _problem(key, expression, "the value must be a positive whole number", RATE_EXAMPLES)
     expected = singular if number == 1 else singular + "s"
     if unit != expected:
         rule = "singular when the value is 1" if number == 1 else "plural when the value is not 1"
-        raise _problem(expression, f"the unit must be {rule} (rate({number} {expected}))", RATE_EXAMPLES)
-    return Schedule(expression, number * _RATE_UNITS[singular], number * _RATE_UNITS[singular])
+        raise _problem(key, expression, f"the unit must be {rule} (rate({number} {expected}))", RATE_EXAMPLES)
+    gap = number * _RATE_UNITS[singular]
+    return Schedule(expression, gap, gap, key)
 
 
 def _value(field: _Field, text: str) -> int:
@@ -127,10 +143,11 @@ def _expand(field: _Field, text: str) -> set[int]:
     return values
 
 
-def _parse_cron(expression: str, body: str) -> Schedule:
+def _parse_cron(key: str, expression: str, body: str, sparse_reason: str) -> Schedule:
     fields = body.split()
     if len(fields) != len(_FIELDS):
         raise _problem(
+            key,
             expression,
             f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}",
             CRON_EXAMPLE,
@@ -138,19 +155,19 @@ def _parse_cron(expression: str, body: str) -> Schedule:
     try:
         selected = [_expand(field, text) for field, text in zip(_FIELDS, fields, strict=True)]
     except ValueError as error:
-        raise _problem(expression, str(error), CRON_EXAMPLE) from None
+        raise _problem(key, expression, str(error), CRON_EXAMPLE) from None
     _, _, day_of_month, month, day_of_week, year = fields
     if (day_of_month == "?") == (day_of_week == "?"):
         raise _problem(
+            key,
             expression,
             "exactly one of day-of-month and day-of-week must be '?' (EventBridge cannot combine both)",
             CRON_EXAMPLE,
         )
     if day_of_month not in ("*", "?") or month != "*" or year != "*" or -1 in selected[4]:
         raise ConfigError(
-            f"schedule: {expression!r} restricts day-of-month, month, year or uses L/#, so runs can be weeks "
-            "apart, longer than the heartbeat alarm (twice the schedule period, at most 7 days in CloudWatch) "
-            f"can watch; use a schedule that runs at least every 3 days, e.g. {CRON_EXAMPLE}"
+            f"{key}: {expression!r} restricts day-of-month, month, year or uses L/#, so runs can be weeks "
+            f"apart, {sparse_reason}, e.g. {CRON_EXAMPLE}"
         )
     days = selected[4] or set(range(1, 8))  # day-of-week '?' means every day here
     times = sorted(
@@ -160,19 +177,24 @@ def _parse_cron(expression: str, body: str) -> Schedule:
         for minute in selected[0]
     )
     gaps = [later - earlier for earlier, later in zip(times, times[1:] + [times[0] + WEEK], strict=True)]
-    return Schedule(expression, max(gaps), min(gaps))
+    return Schedule(expression, max(gaps), min(gaps), key, tuple(times))
 
 
-def parse_schedule(value: object) -> Schedule:
-    """Validate an EventBridge schedule expression and measure its longest gap between runs."""
+def parse_schedule(value: object, key: str = "schedule", sparse_reason: str = HEARTBEAT_REASON) -> Schedule:
+    """Validate an EventBridge schedule expression and measure its longest and shortest gaps between runs.
+
+    `key` names the context key in messages; `sparse_reason` says why a cron that can leave weeks
+    between runs is refused for that key."""
     expression = str(value).strip()
     rate = _RATE.match(expression)
     if rate:
-        return _parse_rate(expression, *rate.groups())
+        return _parse_rate(key, expression, *rate.groups())
     cron = _CRON.match(expression)
     if cron:
-        return _parse_cron(expression, cron.group(1))
-    raise _problem(expression, "expected rate(value unit) or cron(6 fields)", f"{RATE_EXAMPLES}; or {CRON_EXAMPLE}")
+        return _parse_cron(key, expression, cron.group(1), sparse_reason)
+    raise _problem(
+        key, expression, "expected rate(value unit) or cron(6 fields)", f"{RATE_EXAMPLES}; or {CRON_EXAMPLE}"
+    )
 
 
 def _duration(seconds: int) -> str:
@@ -192,8 +214,30 @@ def check_runs_cannot_overlap(schedule: Schedule, timeout_seconds: int) -> None:
         return
     timeout = _duration(timeout_seconds)
     raise ConfigError(
-        f"schedule: {schedule.expression!r} starts runs {_duration(schedule.shortest_gap_seconds)} apart, "
+        f"{schedule.key}: {schedule.expression!r} starts runs {_duration(schedule.shortest_gap_seconds)} apart, "
         f"shorter than the function's {timeout} timeout, so a run could start while the last one is still "
         f"going; use a schedule whose runs are at least {timeout} apart, e.g. rate({timeout_seconds // MINUTE} "
         f"minutes), cron(0/{timeout_seconds // MINUTE} * * * ? *) or the default rate(1 day)"
+    )
+
+
+def check_schedules_apart(first: Schedule, second: Schedule, timeout_seconds: int) -> None:
+    """Refuse two cron schedules whose runs can start closer together than the function's timeout.
+
+    The later run would find the run lock held and wait for the other, and skip when the other takes
+    more than half the timeout: a digest lost for the week. Only cron fire times are known at synth;
+    a `rate` schedule is not checked."""
+    if not first.week_times or not second.week_times:
+        return
+    gaps = [min(abs(a - b), WEEK - abs(a - b)) for a in first.week_times for b in second.week_times]
+    closest = min(gaps)
+    if closest >= timeout_seconds:
+        return
+    timeout = _duration(timeout_seconds)
+    when = "at the same time" if closest == 0 else f"{_duration(closest)} apart"
+    raise ConfigError(
+        f"{second.key}: {second.expression!r} and {first.key} {first.expression!r} start runs {when}, closer than "
+        f"the function's {timeout} timeout, so one run would wait for the other and may be skipped; start the "
+        f"digest at least {timeout} from every run of the schedule (e.g. half-way between two of them), or set "
+        f"{second.key} to null to send no digest"
     )

@@ -1,4 +1,5 @@
-"""The stack: composes alerting, the scheduled audit function and monitoring; exports what users need."""
+"""The stack: composes alerting, the audit's memory, the scheduled audit function and monitoring; exports what
+users need."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from infra import constants
 from infra.alerting import Alerting
 from infra.audit_function import AuditFunction
 from infra.config import StackConfig
+from infra.memory import Memory
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 
@@ -17,7 +19,10 @@ class AuditStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description=constants.STACK_DESCRIPTION, **kwargs)
         self.alerting = Alerting(self, "Alerting", alert_emails=config.alert_emails)
-        self.audit = AuditFunction(self, "Audit", config=config, topic=self.alerting.topic, key=self.alerting.key)
+        self.memory = Memory(self, "Memory", config=config)
+        self.audit = AuditFunction(
+            self, "Audit", config=config, topic=self.alerting.topic, key=self.alerting.key, memory=self.memory
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -36,6 +41,18 @@ class AuditStack(Stack):
             "RunLockTableName",
             value=self.audit.run_lock.table_name,
             description="DynamoDB table of the run lock (item lockId=audit-run while a run is under way)",
+        )
+        CfnOutput(
+            self,
+            "StateTableName",
+            value=self.memory.state_table.table_name,
+            description="DynamoDB table of the open findings (one item per findingId, with firstSeen)",
+        )
+        CfnOutput(
+            self,
+            "ReportBucketName",
+            value=self.memory.report_bucket.bucket_name,
+            description="S3 bucket of every run's full report (reports/YYYY/MM/DD/<auditId>.json.gz and .csv.gz)",
         )
         CfnOutput(
             self,

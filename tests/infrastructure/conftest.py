@@ -1,7 +1,9 @@
 """Synthesis for the infrastructure tests: the real app builder, with cdk.json's context, into a temp dir.
 
 Synthesis is the slow part (seconds per template), so each test module builds the
-templates it needs once, in module-scoped fixtures, through the `synthesize` factory.
+templates it needs once, in module-scoped fixtures, through the `synthesize` factory, or
+through `synthesized`, which shares a template between modules (the defaults, the variant
+with the digest and events off).
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ class Synthesized:
         return json.loads((self.outdir / "validation-report.json").read_text())
 
 
+# The variant with neither the weekly digest nor finding events (`-c digestSchedule= -c eventBusName=null`).
+QUIET = {"digestSchedule": "", "eventBusName": "null"}
+
+
 def widget(widgets: list[dict], title: str) -> dict:
     """The one dashboard widget with this title."""
     (found,) = [item for item in widgets if item["properties"].get("title") == title]
@@ -103,5 +109,20 @@ def synthesize(tmp_path_factory) -> Callable[[Mapping[str, object]], Synthesized
         assembly = app.synth()
         template_json = assembly.get_stack_by_name(stack.stack_name).template
         return Synthesized(stack, Template.from_json(template_json), template_json, outdir)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def synthesized(synthesize) -> Callable[[Mapping[str, object]], Synthesized]:
+    """Like `synthesize`, but each context is synthesized once per session and shared by the modules that
+    read it (synthesis takes seconds). Only for tests that do not patch the app."""
+    cache: dict[str, Synthesized] = {}
+
+    def run(overrides: Mapping[str, object] = {}) -> Synthesized:  # noqa: B006 - read-only default
+        key = json.dumps(overrides, sort_keys=True)
+        if key not in cache:
+            cache[key] = synthesize(overrides)
+        return cache[key]
 
     return run

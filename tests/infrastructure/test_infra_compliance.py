@@ -1,4 +1,4 @@
-"""cdk-nag and cfn-lint on the synthesized template: no finding, and no acknowledgement left unused."""
+"""cdk-nag and cfn-lint on every synthesized variant: no finding, and no acknowledgement left unused."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from infra import nag
+from tests.infrastructure.conftest import QUIET
 
 SAMPLE_SUPPRESSIONS = Path(__file__).parent / "fixtures" / "suppressions.yaml"
 
@@ -21,15 +22,35 @@ IGNORED_CFN_LINT_CHECKS = ["W3005"]
 CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 
+# The configuration that exercises every acknowledgement (all CAs ('*') and an email) and builds
+# every optional resource: the suppressions parameter and its read, the CA expiry alarm, the
+# digest rule, the events permission and its alarm, the findings alarms.
+EVERYTHING = {
+    "alertEmails": "ops@example.com",
+    "suppressionsFile": str(SAMPLE_SUPPRESSIONS),
+    "alarmOnFindings": "true",
+    "alarmOnNewFindings": "true",
+}
+VARIANTS = {
+    "everything": EVERYTHING,
+    "defaults": {},
+    "no digest, no events": QUIET,
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def variant(request, synthesized):
+    return request.param, synthesized(VARIANTS[request.param])
+
+
 @pytest.fixture(scope="module")
-def synth(synthesize):
-    # The configuration that exercises every acknowledgement (all CAs ('*') and an email) and
-    # builds every optional resource: the suppressions parameter and its read, the CA expiry alarm.
-    return synthesize({"alertEmails": "ops@example.com", "suppressionsFile": str(SAMPLE_SUPPRESSIONS)})
+def synth(synthesized):
+    return synthesized(EVERYTHING)
 
 
-def test_cdk_nag_reports_no_unacknowledged_finding(synth):
-    # Given the validation report cdk-nag wrote during synth (a finding would have failed synth)
+def test_cdk_nag_reports_no_unacknowledged_finding(variant):
+    # Given the validation report cdk-nag wrote during the variant's synth (a finding would have failed synth)
+    _, synth = variant
     reports = synth.validation_report()["pluginReports"]
 
     # Then both packs ran and passed
@@ -50,6 +71,7 @@ def test_every_acknowledgement_is_used_and_carries_its_reason(synth):
 
     # Then each acknowledgement in infra/nag.py suppressed something (none is stale), with its reason
     assert {(item.rule, item.reason) for item in nag.ACKNOWLEDGEMENTS} == suppressed
+    assert "AwsSolutions::AwsSolutions-S1" in {rule for rule, _ in suppressed}  # the report bucket's access logs
     assert all(len(item.reason) > 80 for item in nag.ACKNOWLEDGEMENTS)
 
 
@@ -64,10 +86,13 @@ def test_without_the_acknowledgements_synth_fails_on_the_findings(synthesize, mo
     # Then cdk-nag stops the synth and names the findings (so the checks really run on every synth)
     assert "AwsSolutions-IAM5[Resource::*]" in str(error.value)
     assert "Serverless-SNSRedrivePolicy" in str(error.value)
+    assert "AwsSolutions-S1" in str(error.value)  # the report bucket has no server access logs
+    assert "AwsSolutions-IAM5[Resource::<MemoryReportBucket3C9E49C7.Arn>/reports/*]" in str(error.value)
 
 
-def test_cfn_lint_finds_nothing(synth):
-    # Given the synthesized template
+def test_cfn_lint_finds_nothing(variant):
+    # Given the variant's synthesized template
+    _, synth = variant
     template = json.dumps(synth.template_json)
 
     # When linted

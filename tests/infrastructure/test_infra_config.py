@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from cert_audit.config import DEFAULT_FLAGGED_STATUSES, DEFAULT_IOT_RATE_LIMIT, ConfigError, load_config
-from infra.config import DEFAULTS, load_stack_config
+from cert_audit.config import (
+    DEFAULT_FLAGGED_STATUSES,
+    DEFAULT_IOT_RATE_LIMIT,
+    NOTIFY_CHOICES,
+    ConfigError,
+    load_config,
+)
+from infra.config import DEFAULTS, STACK_NOTIFY_CHOICES, load_stack_config
 from infra.heartbeat import heartbeat_window
 from infra.schedule import DAY, HOUR, MINUTE, parse_schedule
 
@@ -15,7 +21,7 @@ CA_A = "a" * 64
 CA_B = "0123456789abcdef" * 4
 
 
-def test_defaults_audit_every_ca_daily_and_notify_on_findings():
+def test_defaults_audit_every_ca_daily_notify_on_changes_and_send_a_weekly_digest():
     # Given no context at all
     # When it is loaded
     config = load_stack_config({})
@@ -25,11 +31,16 @@ def test_defaults_audit_every_ca_daily_and_notify_on_findings():
     assert config.alert_emails == ()
     assert config.schedule.expression == "rate(1 day)"
     assert config.flagged_statuses == tuple(sorted(DEFAULT_FLAGGED_STATUSES))
-    assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("findings", False, "ca")
+    assert (config.notify_on, config.alarm_on_findings, config.metrics_detail) == ("changes", False, "ca")
     # And warns of CA expiry 90 days ahead, as the engine does; no age check, no suppressions
     assert (config.ca_expiry_warning_days, config.max_certificate_age_days, config.suppressions) == (90, None, None)
     # And paces its IoT calls at 5 a second, half of ListCertificatesByCA's default quota, as the engine does
     assert config.iot_rate_limit == 5 == DEFAULT_IOT_RATE_LIMIT
+    # And remembers: a digest of every open finding Mondays 08:00 UTC, a year of archived reports, events on
+    # the default bus, no alarm on new findings unless asked
+    assert config.digest_schedule.expression == "cron(0 8 ? * MON *)"
+    assert config.report_retention_days == 365
+    assert (config.event_bus_name, config.alarm_on_new_findings) == ("default", False)
 
 
 def test_cdk_json_writes_out_exactly_the_defaults(request):
@@ -58,6 +69,10 @@ def test_command_line_strings_give_lists_and_booleans():
         "caExpiryWarningDays": " 30 ",
         "maxCertificateAgeDays": "365",
         "iotRateLimit": " 12 ",
+        "digestSchedule": " rate(7 days) ",
+        "reportRetentionDays": " 90 ",
+        "alarmOnNewFindings": "TRUE",
+        "eventBusName": " iot-audit ",
     }
 
     # When they are loaded
@@ -71,6 +86,12 @@ def test_command_line_strings_give_lists_and_booleans():
     assert config.schedule.expression == "cron(0 6 * * ? *)"
     assert (config.ca_expiry_warning_days, config.max_certificate_age_days) == (30, 365)
     assert config.iot_rate_limit == 12
+    assert config.digest_schedule.expression == "rate(7 days)"
+    assert (config.report_retention_days, config.alarm_on_new_findings, config.event_bus_name) == (
+        90,
+        True,
+        "iot-audit",
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,7 +132,7 @@ def test_star_or_empty_means_every_ca(all_cas):
         ("alertEmails", "ops.example.com", "alertEmails: 'ops.example.com' is not an email address"),
         ("flaggedStatuses", "REVOKED,EXPIRED", "flaggedStatuses: unknown status EXPIRED; allowed: ACTIVE, INACTIVE"),
         ("flaggedStatuses", ",", "flaggedStatuses: no status given"),
-        ("notifyOn", "never", "notifyOn: 'never' is not allowed; choose one of findings, always"),
+        ("notifyOn", "never", "notifyOn: 'never' is not allowed; choose one of changes, findings, always"),
         ("alarmOnFindings", "yes", "alarmOnFindings: 'yes' is not allowed; choose true or false"),
         ("metricsDetail", "per-ca", "metricsDetail: 'per-ca' is not allowed; choose one of ca, totals"),
         ("runbookUrl", "wiki/runbook", "runbookUrl: 'wiki/runbook' is not allowed; give an https:// URL"),
@@ -151,6 +172,21 @@ def test_star_or_empty_means_every_ca(all_cas):
         ("schedule", "cron(0/5 * * * ? *)", "'cron(0/5 * * * ? *)' starts runs 5 minutes apart"),
         # a daily cron whose two runs sit close together: the shortest gap counts, not the average
         ("schedule", "cron(0,10 6 * * ? *)", "starts runs 10 minutes apart, shorter than the function's 15 minutes"),
+        # the digest: the same parser, named as itself
+        ("digestSchedule", "rate(7 day)", "digestSchedule: 'rate(7 day)' is not a valid EventBridge schedule"),
+        ("digestSchedule", "weekly", "digestSchedule: 'weekly' is not a valid EventBridge schedule expression"),
+        ("digestSchedule", "rate(10 minutes)", "digestSchedule: 'rate(10 minutes)' starts runs 10 minutes apart"),
+        ("digestSchedule", "cron(0 8 1 * ? *)", "digestSchedule: 'cron(0 8 1 * ? *)' restricts day-of-month"),
+        ("digestSchedule", "cron(0 8 1 * ? *)", "too rare for the digest that keeps the open findings in view"),
+        ("reportRetentionDays", "0", "reportRetentionDays: '0' is not allowed; give a whole number of days from 1"),
+        ("reportRetentionDays", 3651, "reportRetentionDays: 3651 is not allowed; give a whole number of days from 1"),
+        ("reportRetentionDays", "a year", "from 1 to 3650 to keep each archived report"),
+        ("reportRetentionDays", "", "reportRetentionDays: '' is not allowed"),
+        ("reportRetentionDays", True, "reportRetentionDays: True is not allowed"),
+        ("alarmOnNewFindings", "1", "alarmOnNewFindings: '1' is not allowed; choose true or false"),
+        ("eventBusName", "arn:aws:events:eu-west-1:123456789012:event-bus/x", "eventBusName: 'arn:aws:events:"),
+        ("eventBusName", "my bus", "give the name of an EventBridge bus in this account and region"),
+        ("eventBusName", "b" * 257, "or null (or empty) to send no events"),
     ],
 )
 def test_each_bad_value_names_key_value_and_what_is_allowed(key, value, expected):
@@ -188,6 +224,10 @@ def test_every_problem_is_reported_at_once():
         ("maxCertificateAge", "maxCertificateAgeDays"),
         ("iotRatelimit", "iotRateLimit"),
         ("iotRateLimits", "iotRateLimit"),
+        ("digestSchedules", "digestSchedule"),
+        ("reportRetentionDay", "reportRetentionDays"),
+        ("alarmOnNewFinding", "alarmOnNewFindings"),
+        ("eventBusNames", "eventBusName"),
     ],
 )
 def test_a_key_that_looks_like_a_typo_of_ours_is_refused_with_a_suggestion(typo, meant):
@@ -251,8 +291,9 @@ def test_schedule_shortest_gap_is_the_least_time_between_two_runs(expression, ga
 
 @pytest.mark.parametrize("schedule", ["rate(15 minutes)", "cron(0/15 * * * ? *)", "cron(0,15 6 * * ? *)"])
 def test_runs_exactly_one_timeout_apart_are_allowed(schedule):
-    # A run ends by its 15-minute timeout, so the next may start then
-    assert load_stack_config({"schedule": schedule}).schedule.expression == schedule
+    # A run ends by its 15-minute timeout, so the next may start then (no digest: every quarter hour has a run)
+    config = load_stack_config({"schedule": schedule, "digestSchedule": None})
+    assert config.schedule.expression == schedule
 
 
 @pytest.mark.parametrize(
@@ -289,3 +330,72 @@ def test_iot_rate_limit_is_refused_exactly_where_the_function_refuses_it(value):
     stack = accepted(lambda: load_stack_config({"iotRateLimit": value}))
     function = accepted(lambda: load_config({"IOT_RATE_LIMIT": value}, require_topic=False))
     assert stack == function
+
+
+@pytest.mark.parametrize("off", ["", " ", None, "null", "NULL"])
+def test_digest_and_events_are_off_when_given_as_null_or_empty(off):
+    # Given the two keys that are on by default, present but null or empty (cdk.json null, -c key=, -c key=null)
+    config = load_stack_config({"digestSchedule": off, "eventBusName": off})
+
+    # Then there is no digest and no bus, rather than the defaults
+    assert (config.digest_schedule, config.event_bus_name) == (None, None)
+
+
+def test_digest_and_events_take_their_defaults_when_absent():
+    config = load_stack_config({"schedule": "rate(1 day)"})
+    assert (config.digest_schedule.expression, config.event_bus_name) == ("cron(0 8 ? * MON *)", "default")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "digest", "apart"),
+    [
+        ("cron(0 8 * * ? *)", "cron(0 8 ? * MON *)", "at the same time"),
+        ("cron(0/30 * * * ? *)", "cron(10 8 ? * MON *)", "10 minutes apart"),
+        ("cron(55 7 ? * MON-FRI *)", "cron(0 8 ? * MON *)", "5 minutes apart"),
+        ("cron(55 23 ? * SUN *)", "cron(5 0 ? * MON *)", "10 minutes apart"),  # across midnight
+        ("cron(55 23 ? * SAT *)", "cron(5 0 ? * SUN *)", "10 minutes apart"),  # across the week's end
+    ],
+)
+def test_a_digest_starting_within_a_timeout_of_a_scheduled_run_stops_synth(schedule, digest, apart):
+    # Given two cron schedules whose runs can start closer than the 15-minute timeout
+    # When loaded
+    with pytest.raises(ConfigError) as error:
+        load_stack_config({"schedule": schedule, "digestSchedule": digest})
+
+    # Then the message names both and how close they come
+    assert f"digestSchedule: {digest!r} and schedule {schedule!r} start runs {apart}" in str(error.value)
+    assert "start the digest at least 15 minutes from every run of the schedule" in str(error.value)
+    assert "or set digestSchedule to null to send no digest" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "digest"),
+    [
+        ("cron(0 6 * * ? *)", "cron(0 8 ? * MON *)"),
+        ("cron(0/30 * * * ? *)", "cron(15 8 ? * MON *)"),  # exactly a timeout from each half hour
+        ("rate(1 day)", "cron(0 8 ? * MON *)"),  # a rate counts from the deploy: nothing to compare at synth
+        ("cron(0 8 * * ? *)", "rate(7 days)"),
+    ],
+)
+def test_schedules_at_least_a_timeout_apart_or_not_comparable_are_allowed(schedule, digest):
+    config = load_stack_config({"schedule": schedule, "digestSchedule": digest})
+    assert config.digest_schedule.expression == digest
+
+
+# A choice the engine does not list yet: expected to fail until it does (strict, so the mark must go then).
+_NOT_IN_THE_ENGINE_YET = pytest.mark.xfail(
+    reason="the engine adds NOTIFY_ON=changes with issue 10 (in progress); then this must pass", strict=True
+)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        choice if choice in NOTIFY_CHOICES else pytest.param(choice, marks=_NOT_IN_THE_ENGINE_YET)
+        for choice in STACK_NOTIFY_CHOICES
+    ],
+)
+def test_the_function_accepts_every_notify_on_the_stack_passes(choice):
+    # Given a notifyOn the stack accepts and passes on as NOTIFY_ON
+    # When the function loads it / Then it is accepted there too
+    assert load_config({"NOTIFY_ON": choice}, require_topic=False).notify_on == choice

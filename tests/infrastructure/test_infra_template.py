@@ -21,11 +21,14 @@ LOG_GROUP = "AuditLogGroup4CD660E1"
 FUNCTION = "AuditFunctionD052CD6C"
 RULE = "AuditScheduleE3EE46A1"
 RUN_LOCK = "AuditRunLock1335D21E"
+STATE_TABLE = "MemoryStateTableB8484361"
+REPORT_BUCKET = "MemoryReportBucket3C9E49C7"
+DIGEST_RULE = "AuditDigestScheduleB72CACE8"
 
 
 @pytest.fixture(scope="module")
-def synth(synthesize):
-    return synthesize()
+def synth(synthesized):
+    return synthesized()
 
 
 def test_stack_has_exactly_these_resources(synth):
@@ -44,11 +47,14 @@ def test_stack_has_exactly_these_resources(synth):
         "AWS::SQS::QueuePolicy": 1,
         "AWS::Lambda::Function": 1,
         "AWS::Lambda::EventInvokeConfig": 1,
-        "AWS::Lambda::Permission": 1,
-        "AWS::Events::Rule": 1,
-        "AWS::DynamoDB::Table": 1,
-        # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries (findings is opt-in)
-        "AWS::CloudWatch::Alarm": 6,
+        "AWS::Lambda::Permission": 2,  # one per rule
+        "AWS::Events::Rule": 2,  # the audit's schedule and the weekly digest
+        "AWS::DynamoDB::Table": 2,  # the run lock and the open findings
+        "AWS::S3::Bucket": 1,  # the report archive
+        "AWS::S3::BucketPolicy": 1,  # its TLS-only statement
+        # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries, failed events
+        # (findings and new severe findings are opt-in)
+        "AWS::CloudWatch::Alarm": 7,
         "AWS::CloudWatch::Dashboard": 1,
     }
 
@@ -56,13 +62,16 @@ def test_stack_has_exactly_these_resources(synth):
 def test_stateful_resources_keep_their_logical_ids(synth):
     # A changed logical ID makes CloudFormation replace the resource: a new topic loses its
     # confirmed subscriptions, a new key cannot decrypt, a new log group loses history, a new
-    # lock table would let a run start beside one holding the old table's lock.
+    # lock table would let a run start beside one holding the old table's lock, a new state table
+    # would report the whole backlog as new, and a new bucket would leave the archive behind.
     resources = synth.template_json["Resources"]
     assert resources[TOPIC]["Type"] == "AWS::SNS::Topic"
     assert resources[KEY]["Type"] == "AWS::KMS::Key"
     assert resources[DLQ]["Type"] == "AWS::SQS::Queue"
     assert resources[LOG_GROUP]["Type"] == "AWS::Logs::LogGroup"
     assert resources[RUN_LOCK]["Type"] == "AWS::DynamoDB::Table"
+    assert resources[STATE_TABLE]["Type"] == "AWS::DynamoDB::Table"
+    assert resources[REPORT_BUCKET]["Type"] == "AWS::S3::Bucket"
 
 
 def test_function_runs_the_handler_on_the_newest_powertools_runtime(synth):
@@ -101,11 +110,14 @@ def test_function_environment_follows_the_engine_contract(synth):
         "CA_CERTIFICATE_IDS": "*",
         "ALERT_TOPIC_ARN": {"Ref": TOPIC},
         "FLAGGED_STATUSES": "INACTIVE,REGISTER_INACTIVE,REVOKED",
-        "NOTIFY_ON": "findings",
+        "NOTIFY_ON": "changes",
         "METRICS_DETAIL": "ca",
         "CA_EXPIRY_WARNING_DAYS": "90",
         "IOT_RATE_LIMIT": "5",
         "RUN_LOCK_TABLE_NAME": {"Ref": RUN_LOCK},
+        "STATE_TABLE_NAME": {"Ref": STATE_TABLE},
+        "REPORT_BUCKET_NAME": {"Ref": REPORT_BUCKET},
+        "EVENT_BUS_NAME": "default",
         "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
         "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -193,7 +205,7 @@ def test_run_lock_table_holds_one_expiring_lock_encrypted_on_demand_and_goes_wit
     assert variables["RUN_LOCK_TABLE_NAME"] == {"Ref": RUN_LOCK}
 
 
-def test_dead_letter_queue_is_encrypted_requires_tls_and_admits_only_the_rule(synth):
+def test_dead_letter_queue_is_encrypted_requires_tls_and_admits_only_the_rules(synth):
     queue = synth.template_json["Resources"][DLQ]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -205,10 +217,14 @@ def test_dead_letter_queue_is_encrypted_requires_tls_and_admits_only_the_rule(sy
         "Principal": {"AWS": "*"},
         "Resource": {"Fn::GetAtt": [DLQ, "Arn"]},
     } in statements
-    (allow,) = [statement for statement in statements if statement["Effect"] == "Allow"]
-    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-    assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [RULE, "Arn"]}}}
+    # And the two schedules' rules may send to it, each under its own ARN, and nothing else may
+    allows = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert {json.dumps(allow["Condition"]) for allow in allows} == {
+        json.dumps({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}) for rule in (RULE, DIGEST_RULE)
+    }
+    for allow in allows:
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow["Action"] == "sqs:SendMessage"
 
 
 def test_log_group_has_retention_and_outlives_the_stack(synth):
@@ -313,6 +329,40 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [RUN_LOCK, "Arn"]},
         },
+        {
+            # the open findings: read them all, put the new, delete the resolved; on that table only
+            "Sid": "ReadAndUpdateTheOpenFindings",
+            "Action": ["dynamodb:BatchWriteItem", "dynamodb:Scan"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [STATE_TABLE, "Arn"]},
+        },
+        {
+            # the archive: write under reports/ of the stack's bucket, nothing else
+            "Sid": "ArchiveTheReport",
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [REPORT_BUCKET, "Arn"]}, "/reports/*"]]},
+        },
+        {
+            # one event per change, to the default bus of this account and region only
+            "Sid": "SendFindingEvents",
+            "Action": "events:PutEvents",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":events:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":event-bus/default",
+                    ],
+                ]
+            },
+        },
         {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Effect": "Allow", "Resource": "*"},
         {
             "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
@@ -329,7 +379,8 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
 
 
 @pytest.mark.parametrize(
-    "metric_name", ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible", "NumberOfNotificationsFailed"]
+    "metric_name",
+    ["ScanErrors", "Errors", "ApproximateNumberOfMessagesVisible", "NumberOfNotificationsFailed", "FailedEvents"],
 )
 def test_failure_alarms_fire_on_anything_above_zero_and_notify_the_topic(synth, metric_name):
     alarm = synth.alarm(metric_name)
@@ -405,7 +456,7 @@ def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_l
 
     # And every alarm's state is on it
     (alarms,) = [widget for widget in widgets if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 6
+    assert len(alarms["properties"]["alarms"]) == 7
 
     # And the latest "CA scanned" line of each CA, from the function's log group
     (logs,) = [widget for widget in widgets if widget["type"] == "log"]
@@ -481,8 +532,10 @@ def test_dashboard_shows_findings_by_type_suppressed_findings_and_days_to_expiry
     assert (warning["value"], warning["label"]) == (90, "Warning at 90 days")
 
 
-def test_outputs_give_the_topic_the_function_the_lock_table_and_the_dashboard_url(synth):
+def test_outputs_give_the_topic_the_function_the_tables_the_bucket_and_the_dashboard_url(synth):
     outputs = synth.template_json["Outputs"]
+    assert outputs["StateTableName"]["Value"] == {"Ref": STATE_TABLE}
+    assert outputs["ReportBucketName"]["Value"] == {"Ref": REPORT_BUCKET}
     assert outputs["AlertTopicArn"]["Value"] == {"Ref": TOPIC}
     assert outputs["FunctionName"]["Value"] == {"Ref": FUNCTION}
     assert outputs["RunLockTableName"]["Value"] == {"Ref": RUN_LOCK}  # the runbook's stuck-lock step needs it

@@ -27,6 +27,8 @@ COMMAND_LINE = {
     "caExpiryWarningDays": "30",
     "maxCertificateAgeDays": "365",
     "iotRateLimit": "8",
+    # the digest a quarter hour after a half-hourly run: the default (Mondays 08:00) would start with one
+    "digestSchedule": "cron(15 8 ? * MON *)",
 }
 
 
@@ -80,8 +82,9 @@ def test_one_email_subscription_per_address(synth):
 
 
 def test_cron_schedule_is_used_and_sets_the_heartbeat_window(synth):
-    # Given runs every 30 minutes
-    assert synth.only("AWS::Events::Rule")["Properties"]["ScheduleExpression"] == "cron(0/30 * * * ? *)"
+    # Given runs every 30 minutes, and the digest between two of them
+    expressions = {rule["Properties"]["ScheduleExpression"] for rule in synth.resources("AWS::Events::Rule").values()}
+    assert expressions == {"cron(0/30 * * * ? *)", "cron(15 8 ? * MON *)"}
     heartbeat = synth.alarm("AuditRuns")
 
     # Then 90 minutes without a completed run (> 2 x 30 min + the 15-minute timeout) alarms
@@ -95,7 +98,8 @@ def test_findings_alarm_when_asked_for(synth):
     assert findings["TreatMissingData"] == "notBreaching"
     assert findings["AlarmActions"] == [{"Ref": TOPIC}]
     (alarms,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 6  # no CA expiry alarm with totals, the findings alarm added
+    # no CA expiry alarm with totals; the findings alarm added, and the failed-events alarm (events on by default)
+    assert len(alarms["properties"]["alarms"]) == 7
 
 
 def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(synth):
