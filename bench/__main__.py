@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=(scenarios.SIZE, scenarios.LATENCY, scenarios.QUOTA),
+        choices=scenarios.GROUPS,
         help="run one group of scenarios again and replace its rows in results.json",
     )
     args = parser.parse_args(argv)

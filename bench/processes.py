@@ -97,9 +97,10 @@ def ensure_awscli() -> str:
 
 def run_awscli(endpoint: str, ca_ids: list[str], *, all_cas: bool) -> dict:
     """What a user does today: one `aws iot list-certificates-by-ca --query` per CA, one after another
-    (after `aws iot list-ca-certificates` when auditing every CA). The CLI gets the engine's retry
-    settings (adaptive, 10 attempts), so only the tool differs. No --page-size: for this operation
-    the CLI reads it as the API's own pageSize and stops paging after the first page."""
+    (after `aws iot list-ca-certificates` when auditing every CA). The CLI gets botocore's adaptive
+    retries with 10 attempts, as the floor does (and the engine did before it retried each call
+    itself). No --page-size: for this operation the CLI reads it as the API's own pageSize and
+    stops paging after the first page."""
     aws = ensure_awscli()
     env = base_env({"AWS_RETRY_MODE": "adaptive", "AWS_MAX_ATTEMPTS": "10", "AWS_PAGER": ""})
     common = ["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]

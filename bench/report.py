@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
 from bench.run import Row
-from bench.scenarios import LATENCY, OURS, QUOTA, SIZE, SIZE_NAMES
-from bench.targets import Verdict
+from bench.scenarios import LATENCY, OURS, QUOTA, SHARE, SIZE, SIZE_NAMES
+from bench.targets import DEFAULT_RATE_LIMIT, Verdict
 
 # Service Quotas, AWS IoT Core (service code iotcore), "ListCertificatesByCA API TPS",
 # quota code L-5A0AFD83: 10 requests per second per account and Region by default (adjustable).
@@ -61,6 +61,23 @@ def engine_version() -> str:
     return f"engine (lambda/) at commit {git('log', '-1', '--format=%h', '--', 'lambda/') or 'unknown'}{dirty}"
 
 
+def latest_reruns(meta: dict) -> list[dict]:
+    """The last re-run of each group, in the order they ran: an earlier re-run's rows are gone."""
+    latest = {again["group"]: again for again in meta.get("rerun", [])}
+    return sorted(latest.values(), key=lambda again: meta["rerun"].index(again))
+
+
+def _busy(run: dict) -> str:
+    """A warning when other work kept the machine's cores busy during a run."""
+    cores = os.cpu_count() or 1
+    if max(run["load_before"], run["load_after"]) <= cores:
+        return ""
+    return (
+        f" The machine was busy with other work (load above its {cores} cores): wall times are "
+        "inflated, and under the quota the spacing of requests is disturbed."
+    )
+
+
 def _rows_table(rows: list[Row]) -> list[str]:
     lines = [
         "| scenario | contender | wall s | CPU s | scan wall s | scan CPU s | certs/s | pages (expected) | "
@@ -78,6 +95,42 @@ def _rows_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _limit_note(row: Row) -> str:
+    if row.contender != OURS:
+        return " (no rate limiter; botocore's adaptive retries)"
+    return f" at IOT_RATE_LIMIT={row.iot_rate_limit}" if row.iot_rate_limit else " (no rate limiter)"
+
+
+def share_section(rows: list[Row]) -> list[str]:
+    """Ours beside a competing caller on one quota: what each got."""
+    if not rows:
+        return []
+    demand = rows[0].competitor_rps
+    lines = [
+        "## Sharing the quota",
+        "",
+        f"Ours scans while another caller (bench/competitor.py: production's provisioning, JITR and operators) "
+        f"asks for {demand:g} ListCertificatesByCA requests/s all the while, on the same {rows[0].quota_rps:g} "
+        "req/s quota. The other caller sends each request when it is due whatever became of the earlier ones, "
+        "with the AWS SDKs' standard retry mode and its default of 3 attempts: a request that is throttled three "
+        "times fails. Its figures count the requests due during ours' scan.",
+        "",
+        "| burst | ours' IOT_RATE_LIMIT | ours scan s | ours answered req/s (share of quota) | ours throttled "
+        "answers | ours failed CAs | ours correct | other caller: requests due | succeeded | its throttled "
+        "answers |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in sorted(rows, key=lambda r: (-r.quota_burst, r.iot_rate_limit or 1000)):
+        share = "–" if r.competitor_share is None else f"{r.competitor_succeeded} ({r.competitor_share:.0%})"
+        lines.append(
+            f"| {r.quota_burst:g} | {r.iot_rate_limit or 'off'} | {_f(r.scan_wall_s, 1)} | {r.achieved_rps:.2f} "
+            f"({r.quota_share:.0%}) | {r.throttled} | {r.failed_cas} | {'yes' if r.correct else '**no**'} "
+            f"| {r.competitor_demanded if r.competitor_demanded is not None else '–'} | {share} "
+            f"| {r.competitor_throttled if r.competitor_throttled is not None else '–'} |"
+        )
+    return [*lines, ""]
+
+
 def sizing(rows: list[Row]) -> list[str]:
     """Certificates per invocation, memory setting, and what happens past that size."""
     largest = max(
@@ -88,18 +141,23 @@ def sizing(rows: list[Row]) -> list[str]:
         for r in rows
         if r.group == SIZE and r.contender == OURS and r.cas == 1 and r.certificates == largest.certificates
     }
-    quota = sorted((r for r in rows if r.group == QUOTA and r.contender == OURS), key=lambda r: -r.quota_burst)
-    share = quota[0].achieved_rps / quota[0].quota_rps if quota else 1.0
+    quota = sorted(
+        (r for r in rows if r.group == QUOTA and r.contender == OURS and r.iot_rate_limit == r.quota_rps),
+        key=lambda r: -r.quota_burst,
+    )
+    share = quota[0].quota_share if quota else 1.0
     usable_s = LAMBDA_MAX_S - TIME_RESERVE_S
     quota_rate = DEFAULT_QUOTA_TPS * 250 * min(share, 1.0)  # certificates/s the quota lets through
+    limit_rate = DEFAULT_RATE_LIMIT * 250  # certificates/s at the default IOT_RATE_LIMIT
     cpu_rate = largest.certificates / largest.scan_cpu_s  # certificates per CPU-second, this machine
     memory_for_quota = LAMBDA_FULL_VCPU_MB * quota_rate / cpu_rate
     peak = max(r.peak_rss_mb for r in by_share.values())
     memory_for_rss = 2 * peak  # headroom: twice the peak we measured at the worst flagged share
     memory = next(m for m in LAMBDA_MEMORY_STEPS_MB if m >= max(memory_for_rss, memory_for_quota))
     vcpu = min(1.0, memory / LAMBDA_FULL_VCPU_MB)
-    per_invocation = usable_s * min(quota_rate, cpu_rate * vcpu)
-    limit = "the quota, not the client's CPU" if quota_rate <= cpu_rate * vcpu else "the client's CPU"
+    whole_quota = usable_s * min(quota_rate, cpu_rate * vcpu)  # IOT_RATE_LIMIT = the quota, nothing else calling
+    per_invocation = usable_s * min(limit_rate, cpu_rate * vcpu)  # the default IOT_RATE_LIMIT
+    limit = "the rate limit, not the client's CPU" if limit_rate <= cpu_rate * vcpu else "the client's CPU"
     low, high = min(by_share), max(by_share)
     extra_findings = largest.certificates * (high - low)
     per_finding_kb = (
@@ -114,14 +172,20 @@ def sizing(rows: list[Row]) -> list[str]:
         f'"ListCertificatesByCA API TPS" (AWS IoT Core, quota code L-5A0AFD83), {DEFAULT_QUOTA_TPS} requests/s '
         f"by default and adjustable (AWS General Reference, *AWS IoT Core endpoints and quotas*, API throttling "
         f"limits). At 250 certificates a page that is at most {DEFAULT_QUOTA_TPS * 250:,} certificates/s for the "
-        f"whole account, whatever the client does; the stand-in run achieved {share:.0%} of its quota.",
+        f"whole account, whatever the client does; alone on the stand-in with IOT_RATE_LIMIT=10, ours "
+        f"achieved {share:.0%} of its quota.",
+        f"- **Rate limit.** The engine makes at most IOT_RATE_LIMIT IoT requests a second, all CAs together "
+        f"(default {DEFAULT_RATE_LIMIT}: half the default quota, the rest left to provisioning, just-in-time "
+        "registration and operators; see *Sharing the quota* above for what each setting leaves them).",
         f"- **One invocation.** Lambda runs at most {LAMBDA_MAX_S // 60} minutes and the engine stops "
         f"{TIME_RESERVE_S} s early, leaving {usable_s} s of scanning. On this machine ours scans "
         f"{cpu_rate:,.0f} certificates per CPU-second, so with {memory} MB "
         f"(≈ {vcpu:.2f} vCPU) the limit is {limit}, and one invocation scans about "
-        f"**{per_invocation / 1e6:.1f} million certificates** at the default quota "
-        f"({usable_s} s × {per_invocation / usable_s:,.0f} certificates/s), less whatever else in the account "
-        "calls ListCertificatesByCA at the same time.",
+        f"**{per_invocation / 1e6:.2f} million certificates** at the default IOT_RATE_LIMIT of {DEFAULT_RATE_LIMIT} "
+        f"({usable_s} s × {DEFAULT_RATE_LIMIT} requests/s × 250 certificates). With IOT_RATE_LIMIT=10 (the whole "
+        f"default quota, nothing else in the account calling ListCertificatesByCA) it is about "
+        f"{whole_quota / 1e6:.1f} million ({usable_s} s × {whole_quota / usable_s:,.0f} certificates/s); a raised "
+        "quota (Service Quotas) needs IOT_RATE_LIMIT raised with it.",
         f"- **Memory setting.** Peak RSS of ours at {largest.certificates:,} certificates: {rss_lines}. "
         f"It grows with the number of *findings*, not with N: {per_finding_kb:.1f} KB per finding between the "
         "flagged shares measured (each finding is a dict of about ten fields, held until the report is "
@@ -129,7 +193,8 @@ def sizing(rows: list[Row]) -> list[str]:
         f"{memory_for_quota:,.0f} MB of CPU share; twice the measured peak is {memory_for_rss:,.0f} MB. "
         f"**Use {memory} MB** (the next Lambda size above both); a run with more than the "
         f"{max_findings:,} findings measured here needs it re-measured (about {per_finding_kb:.1f} KB each).",
-        f"- **Past that size.** A fleet beyond ~{per_invocation / 1e6:.1f}M certificates (or a busier quota) "
+        f"- **Past that size.** A fleet beyond ~{per_invocation / 1e6:.2f}M certificates at the default limit "
+        "(or a busier quota) "
         "cannot be scanned in one invocation; today the engine then reports the unfinished CAs as "
         "`ScanIncomplete`. The design for continuing (a later step): each invocation returns a checkpoint "
         "`{caCertificateIds still to scan, the CA in progress, its last nextMarker, counts so far}`; a Step "
@@ -172,7 +237,7 @@ def before_after(rows: list[Row], before: dict | None) -> list[str]:
     ]
     for row in rows:
         old = earlier.get((row.scenario, row.contender))
-        if row.contender != OURS or not old or row.group == QUOTA:
+        if row.contender != OURS or not old or row.group in (QUOTA, SHARE):
             continue
         lines.append(
             f"| {row.scenario} | {_f(old['scan_cpu_s'])} → {_f(row.scan_cpu_s)} "
@@ -204,9 +269,10 @@ def write_results(
         *(
             f"- The *{again['group']}* scenarios were run again with `{again['command']} --only {again['group']}` on "
             f"{again['started']} (load average {again['load_before']:.1f} → {again['load_after']:.1f}; "
-            f"{again['versions']}); their rows replace the first run's."
-            for again in meta.get("rerun", [])
+            f"{again['versions']}); their rows replace the first run's.{_busy(again)}"
+            for again in latest_reruns(meta)
         ),
+        *(f"- {note}" for note in meta.get("notes", [])),
         "- Endpoint: the stand-in IoT server of bench/server.py on loopback (see bench/README.md for how it "
         "differs from the real API). Each contender runs in its own process; wall, CPU and peak RSS are that "
         "process's (wait4); *scan* figures are timed inside the process after imports and client creation.",
@@ -226,12 +292,13 @@ def write_results(
     if quota:
         lines += ["Achieved request rate under the quota (requests answered, not throttled, per second of scan):", ""]
         lines += [
-            f"- {r.contender}, burst {r.quota_burst:g}: {r.achieved_rps:.2f} req/s = "
-            f"{r.achieved_rps / r.quota_rps:.0%} of {r.quota_rps:g}, "
+            f"- {r.contender}{_limit_note(r)}, burst {r.quota_burst:g}: {r.achieved_rps:.2f} req/s = "
+            f"{r.quota_share:.0%} of {r.quota_rps:g}, "
             f"{r.throttled} throttled answers, {r.failed_cas} failed CAs"
             for r in quota
         ]
         lines.append("")
+    lines += share_section([r for r in rows if r.group == SHARE])
     lines += before_after(rows, before)
     lines += sizing(rows)
     lines += [
@@ -241,8 +308,9 @@ def write_results(
         "(~1 s); *certs/s* = certificates / process wall time.",
         "- *pages*: ListCertificatesByCA requests the server answered with a page; *expected*: ceil(N/250) per CA. "
         "*discovery*: ListCACertificates pages (runs with `CAs=*`). *describe*: DescribeCACertificate "
-        "requests (the engine describes each CA once; not pages). *throttled*: requests answered "
-        "ThrottlingException (each one retried by botocore). *retries*: as the client counted them.",
+        "requests (the engine describes each CA once; not pages). *throttled*: the contender's requests answered "
+        "ThrottlingException (ours retries each within its call's 10 attempts; the floor and the AWS CLI through "
+        "botocore's adaptive retries). *retries*: as the client counted them.",
         "- *correct*: the contender listed every certificate and, where it reports them, found exactly the "
         "flagged ones.",
         f"- {math.ceil(sum(r.process_wall_s for r in rows))} s of contender processes in total.",

@@ -2,6 +2,9 @@
 
 Every contender's figures are joined with what the server counted while it ran (pages
 served, requests throttled), which is the same for every contender whatever it reports.
+In a share scenario a competing caller (bench/competitor.py) sends its own requests to the
+same stand-in from before the contender starts until it has finished; the server counts
+them apart, and the row carries what became of those due during the contender's scan.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 
+from bench.competitor import Competitor, share_within
 from bench.processes import REPO_ROOT, base_env, run_awscli, run_python_contender
 from bench.scenarios import AWSCLI, Scenario
+
+COMPETITOR_LEAD_S = 1.0  # the competing caller is under way this long before the contender starts
 
 
 @dataclass
@@ -46,6 +52,13 @@ class Row:
     latency_s: float
     quota_rps: float | None
     quota_burst: float = 1.0
+    iot_rate_limit: int | None = None  # ours' IOT_RATE_LIMIT; None: no limiter (or not ours)
+    client_throttles: int | None = None  # throttled answers as the contender counted them (ours)
+    # The competing caller (share scenarios): its demand, and its requests due during the scan.
+    competitor_rps: float | None = None
+    competitor_demanded: int | None = None
+    competitor_succeeded: int | None = None
+    competitor_throttled: int | None = None
 
     @property
     def certificates_per_s(self) -> float:
@@ -60,6 +73,17 @@ class Row:
         """Requests answered (not throttled) per second of scan, for the quota scenario."""
         wall = self.scan_wall_s or self.process_wall_s
         return (self.pages + self.discovery_pages + self.describes) / wall
+
+    @property
+    def quota_share(self) -> float | None:
+        return self.achieved_rps / self.quota_rps if self.quota_rps else None
+
+    @property
+    def competitor_share(self) -> float | None:
+        """The share of the competing caller's requests (due during the scan) that succeeded."""
+        if not self.competitor_demanded:
+            return None
+        return self.competitor_succeeded / self.competitor_demanded
 
     def as_dict(self) -> dict:
         return asdict(self) | {"certificates_per_s": self.certificates_per_s, "pages_exact": self.pages_exact}
@@ -101,7 +125,26 @@ def stand_in_process(scenario: Scenario) -> Iterator[StandIn]:
 def run_contender(contender: str, scenario: Scenario, endpoint: str, ca_ids: list[str]) -> dict:
     if contender == AWSCLI:
         return run_awscli(endpoint, ca_ids, all_cas=scenario.all_cas)
-    return run_python_contender(contender, endpoint, [] if scenario.all_cas else ca_ids, scenario.env)
+    env = scenario.contender_env(contender)
+    return run_python_contender(contender, endpoint, [] if scenario.all_cas else ca_ids, env)
+
+
+def run_beside_competitor(contender: str, scenario: Scenario, endpoint: str, ca_ids: list[str]) -> dict:
+    """Run the contender while the competing caller sends its demand (if the scenario has one);
+    the contender's figures, plus what became of the competitor's requests due during its scan."""
+    competitor = Competitor(endpoint, ca_ids[0], scenario.competitor_rps) if scenario.competitor_rps else None
+    with competitor or nullcontext():
+        if competitor:
+            time.sleep(COMPETITOR_LEAD_S)  # production is already calling when the audit starts
+        figures = run_contender(contender, scenario, endpoint, ca_ids)
+    if competitor:
+        share = share_within(competitor.outcomes, figures["scan_started"], figures["scan_ended"])
+        figures.update(
+            competitor_demanded=share.demanded,
+            competitor_succeeded=share.succeeded,
+            competitor_throttled=share.throttled,
+        )
+    return figures
 
 
 def run_scenario(scenario: Scenario, log=print) -> list[Row]:
@@ -115,7 +158,7 @@ def run_scenario(scenario: Scenario, log=print) -> list[Row]:
             runs = []
             for _ in range(scenario.repeats):
                 stand_in.control("reset")
-                figures = run_contender(contender, scenario, stand_in.url, fleet["caCertificateIds"])
+                figures = run_beside_competitor(contender, scenario, stand_in.url, fleet["caCertificateIds"])
                 runs.append((figures["process_wall_s"], figures, stand_in.control("traffic")))
             _, figures, traffic = min(runs, key=lambda run: run[0])
             row = Row(
@@ -130,7 +173,9 @@ def run_scenario(scenario: Scenario, log=print) -> list[Row]:
                 discovery_pages=traffic.get("ListCACertificates|ok", 0),
                 expected_discovery_pages=scenario.expected_discovery_pages,
                 describes=traffic.get("DescribeCACertificate|ok", 0),
-                throttled=sum(n for key, n in traffic.items() if key.endswith("|ThrottlingException")),
+                throttled=sum(
+                    n for key, n in traffic.items() if ":" not in key and key.endswith("|ThrottlingException")
+                ),
                 process_wall_s=figures["process_wall_s"],
                 process_cpu_s=figures["process_cpu_s"],
                 peak_rss_mb=figures["peak_rss_mb"],
@@ -142,6 +187,12 @@ def run_scenario(scenario: Scenario, log=print) -> list[Row]:
                 latency_s=scenario.latency_s,
                 quota_rps=scenario.quota_rps,
                 quota_burst=scenario.quota_burst,
+                iot_rate_limit=figures.get("iot_rate_limit"),
+                client_throttles=figures.get("client_throttles"),
+                competitor_rps=scenario.competitor_rps,
+                competitor_demanded=figures.get("competitor_demanded"),
+                competitor_succeeded=figures.get("competitor_succeeded"),
+                competitor_throttled=figures.get("competitor_throttled"),
             )
             rows.append(row)
             log(
@@ -149,6 +200,13 @@ def run_scenario(scenario: Scenario, log=print) -> list[Row]:
                 f"{row.peak_rss_mb:7.1f} MB  pages {row.pages}/{row.expected_pages}  throttled {row.throttled}"
                 f"{'' if row.correct else '  WRONG RESULT'}  (best of {scenario.repeats}, "
                 f"{time.perf_counter() - started:.1f} s)"
+                + (
+                    f"\n  {'':<20} other caller: {row.competitor_succeeded}/{row.competitor_demanded} succeeded, "
+                    f"{row.competitor_throttled} throttled answers; ours {row.achieved_rps:.2f} req/s, "
+                    f"{row.failed_cas} failed CAs"
+                    if row.competitor_demanded is not None
+                    else ""
+                )
             )
     return rows
 

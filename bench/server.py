@@ -7,7 +7,10 @@ response parsing and retries run against it: opaque markers, the pageSize bounds
 error bodies with the x-amzn-ErrorType header and the model's status codes. Pages are
 slices of pre-rendered bytes (see fleet.py), so the server costs far less per page than
 any client. Two switches: a per-request latency and an account-wide requests-per-second
-quota (token bucket) that answers ThrottlingException like the real service.
+quota (token bucket) that answers ThrottlingException like the real service. Requests are
+counted per caller: a client whose User-Agent carries `bench-caller/NAME` (the competing
+caller of the share scenarios) is counted under NAME, every other request under the
+contender, so both callers share one quota but not one count.
 
 Where it differs from the real API is listed in bench/README.md.
 """
@@ -41,6 +44,9 @@ _CA_PATH = re.compile(r"^/certificates-by-ca/([^/?]+)$")
 _DESCRIBE_PATH = re.compile(r"^/cacertificate/([^/?]+)$")
 CONTROL_PREFIX = "/_bench/"
 _CA_ID = re.compile(r"^(0x)?[a-fA-F0-9]{64}$")  # model: CertificateId, length 64, pattern (0x)?[a-fA-F0-9]+
+# A client names itself as another caller with botocore's user_agent_extra="bench-caller/NAME".
+_CALLER = re.compile(r"\bbench-caller/([\w.-]+)")
+CONTENDER = ""  # the caller of every request that does not name itself
 # Status codes of the model's error shapes that these two operations declare.
 ERROR_STATUS = {
     "InvalidRequestException": 400,
@@ -85,17 +91,28 @@ class TokenBucket:
             return False
 
 
+def caller_of(user_agent: str | None) -> str:
+    """The caller a request counts under: NAME for `bench-caller/NAME` in its User-Agent, else the contender."""
+    named = _CALLER.search(user_agent or "")
+    return named.group(1) if named else CONTENDER
+
+
 @dataclass
 class Traffic:
-    """What the server answered since the last reset: counts by (operation, outcome)."""
+    """What the server answered since the last reset: the contender's counts by (operation,
+    outcome), and each other caller's by (caller, operation, outcome)."""
 
     counts: Counter = field(default_factory=Counter)
+    others: Counter = field(default_factory=Counter)
     first_request: float | None = None
     last_request: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, operation: str, outcome: str) -> None:
+    def record(self, operation: str, outcome: str, caller: str = CONTENDER) -> None:
         with self.lock:
+            if caller != CONTENDER:
+                self.others[(caller, operation, outcome)] += 1
+                return
             now = time.monotonic()
             self.first_request = self.first_request or now
             self.last_request = now
@@ -104,6 +121,7 @@ class Traffic:
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.others.clear()
             self.first_request = self.last_request = None
 
     def pages(self, operation: str) -> int:
@@ -111,6 +129,12 @@ class Traffic:
 
     def rejected(self, outcome: str) -> int:
         return sum(n for (_, kind), n in self.counts.items() if kind == outcome)
+
+    def as_dict(self) -> dict[str, int]:
+        """`OPERATION|OUTCOME` for the contender, `CALLER:OPERATION|OUTCOME` for the others."""
+        with self.lock:
+            mine = {f"{operation}|{outcome}": n for (operation, outcome), n in self.counts.items()}
+            return mine | {f"{caller}:{op}|{outcome}": n for (caller, op, outcome), n in self.others.items()}
 
 
 def encode_marker(ca_id: str, offset: int) -> str:
@@ -206,7 +230,7 @@ class StandInIoT:
             self.traffic.reset()
             if self.quota:
                 self.quota.tokens = self.quota.capacity  # every contender starts with the same burst
-        return {f"{operation}|{outcome}": n for (operation, outcome), n in self.traffic.counts.items()}
+        return self.traffic.as_dict()
 
     def describe_ca_certificate(self, ca_id: str) -> bytes:
         description = self._ca_descriptions.get(ca_id.lower().removeprefix("0x"))
@@ -254,14 +278,15 @@ class _Handler(BaseHTTPRequestHandler):
         if api.latency_s:
             time.sleep(api.latency_s)
         operation = operation_of(url.path) or url.path
+        caller = caller_of(self.headers.get("User-Agent"))
         try:
             operation, body = api.answer(url.path, query)
         except ApiError as error:
-            api.traffic.record(operation, error.code)
+            api.traffic.record(operation, error.code, caller)
             body = json.dumps({"message": error.message}).encode()
             self._send(ERROR_STATUS[error.code], body, {"x-amzn-ErrorType": error.code})
             return
-        api.traffic.record(operation, "ok")
+        api.traffic.record(operation, "ok", caller)
         self._send(200, body, {})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.run import Row
-from bench.scenarios import AWSCLI, FLOOR, LATENCY, OURS, QUOTA, SIZE
+from bench.scenarios import AWSCLI, FLOOR, LATENCY, OURS, QUOTA, SHARE, SIZE
 
 CPU_RATIO_MAX = 1.10
 CLI_SPEEDUP_MIN = 2.0
 RSS_GROWTH_MAX_MB = 25.0
 LATENCY_RATIO_MAX = 1.5
 QUOTA_SHARE_MIN = 0.90
+DEFAULT_RATE_LIMIT = 5  # the engine's default IOT_RATE_LIMIT (cert_audit.config)
+COMPETITOR_SHARE_MIN = 0.95
 
 
 @dataclass
@@ -44,12 +46,16 @@ def _pairs(rows: list[Row], a: str, b: str, certificates: int):
 
 
 def page_requests(rows: list[Row]) -> Verdict:
-    ours = [r for r in rows if r.contender == OURS]
+    # A run with a failed CA listed less than its fleet (that is the quota's story, told there).
+    failed = [r for r in rows if r.contender == OURS and r.failed_cas]
+    ours = [r for r in rows if r.contender == OURS and not r.failed_cas]
     wrong = [f"{r.scenario}: {r.pages}+{r.discovery_pages}" for r in ours if not r.pages_exact]
     total = sum(r.pages + r.discovery_pages for r in ours)
     measured = f"{len(ours) - len(wrong)} of {len(ours)} runs exact ({total:,} requests)"
     if wrong:
         measured += "; off: " + "; ".join(wrong)
+    if failed:
+        measured += f"; {len(failed)} run(s) with a failed CA not judged: " + "; ".join(r.scenario for r in failed)
     return Verdict("Page requests = ceil(N/250) per CA (+ discovery pages for `*`), ours", measured, not wrong)
 
 
@@ -109,19 +115,54 @@ def latency_parallelism(rows: list[Row]) -> Verdict:
 
 
 def quota_use(rows: list[Row]) -> Verdict:
-    """Judged on the quota with a one-second burst (the usual AWS bucket); the strict, no-burst
-    quota is reported beside it."""
-    ours = sorted((r for r in rows if r.group == QUOTA and r.contender == OURS), key=lambda r: -r.quota_burst)
-    name = f"Under a 10 req/s quota (1 s burst): ≥ {QUOTA_SHARE_MIN:.0%} of the quota achieved, zero failed CAs"
-    if not ours:
+    """The audit alone in the account, its limit raised to the whole quota (IOT_RATE_LIMIT = the
+    quota): judged on the quota with a one-second burst (the usual AWS bucket); the strict,
+    no-burst quota and the other limits are reported beside it."""
+    ours = sorted(
+        (r for r in rows if r.group == QUOTA and r.contender == OURS),
+        key=lambda r: (-r.quota_burst, r.iot_rate_limit or 0),
+    )
+    name = (
+        f"Under a 10 req/s quota (1 s burst), ours alone at IOT_RATE_LIMIT=10: ≥ {QUOTA_SHARE_MIN:.0%} of the "
+        "quota achieved, zero failed CAs"
+    )
+    judged = [r for r in ours if r.iot_rate_limit == r.quota_rps]
+    if not judged:
         return Verdict(name, "not measured", None)
     measured = "; ".join(
-        f"burst {r.quota_burst:g}: {r.achieved_rps:.2f} req/s = {r.achieved_rps / r.quota_rps:.0%} of "
-        f"{r.quota_rps:g}, {r.failed_cas} failed CAs, {r.throttled} throttled answers"
+        f"burst {r.quota_burst:g}, limit {r.iot_rate_limit or 'off'}: {r.achieved_rps:.2f} req/s = "
+        f"{r.quota_share:.0%} of {r.quota_rps:g}, {r.failed_cas} failed CAs, {r.throttled} throttled answers"
         for r in ours
     )
-    row = ours[0]
-    return Verdict(name, measured, row.achieved_rps / row.quota_rps >= QUOTA_SHARE_MIN and row.failed_cas == 0)
+    row = judged[0]
+    return Verdict(name, measured, row.quota_share >= QUOTA_SHARE_MIN and row.failed_cas == 0)
+
+
+def quota_shared(rows: list[Row]) -> Verdict:
+    """The quota shared with a competing caller: judged at the default limit with a one-second
+    burst; the other limits and the strict quota are reported beside it."""
+    ours = sorted(
+        (r for r in rows if r.group == SHARE and r.contender == OURS),
+        key=lambda r: (-r.quota_burst, r.iot_rate_limit or 1000),
+    )
+    name = (
+        f"Sharing the 10 req/s quota (1 s burst) with a caller at 5 req/s, default IOT_RATE_LIMIT="
+        f"{DEFAULT_RATE_LIMIT}: ≥ {COMPETITOR_SHARE_MIN:.0%} of the other caller's requests succeed; ours exact, "
+        "zero failed CAs"
+    )
+    judged = [r for r in ours if r.iot_rate_limit == DEFAULT_RATE_LIMIT and r.competitor_share is not None]
+    if not judged:
+        return Verdict(name, "not measured", None)
+    measured = "; ".join(
+        f"burst {r.quota_burst:g}, limit {r.iot_rate_limit or 'off'}: ours {r.achieved_rps:.2f} req/s = "
+        f"{r.quota_share:.0%} of the quota, {r.failed_cas} failed CAs{'' if r.correct else ', WRONG RESULT'}; "
+        f"other caller {r.competitor_share:.0%} of {r.competitor_demanded} succeeded"
+        for r in ours
+        if r.competitor_share is not None
+    )
+    row = judged[0]
+    passed = row.competitor_share >= COMPETITOR_SHARE_MIN and row.failed_cas == 0 and row.correct
+    return Verdict(name, measured, passed)
 
 
 def judge(rows: list[Row], sizes: dict[str, int]) -> list[Verdict]:
@@ -132,4 +173,5 @@ def judge(rows: list[Row], sizes: dict[str, int]) -> list[Verdict]:
         flat_memory(rows, sizes),
         latency_parallelism(rows),
         quota_use(rows),
+        quota_shared(rows),
     ]

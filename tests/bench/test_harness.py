@@ -113,11 +113,31 @@ def test_targets_fail_on_an_extra_page_and_on_cpu_over_the_floor():
     assert verdicts["Peak"].passed is None and verdicts["Ours"].passed is None
 
 
+def verdict(rows: list[Row], first_word: str):
+    return next(v for v in judge(rows, SIZES) if v.target.startswith(first_word))
+
+
 def test_quota_target_needs_90_percent_and_no_failed_ca():
-    # Given 300 pages served in 40 s under a 10 req/s quota (75%)
-    rows = [make_row(group=QUOTA, pages=300, scan_wall_s=40.0, quota_rps=10)]
+    # Given 300 pages served in 40 s under a 10 req/s quota (75%), ours at IOT_RATE_LIMIT=10
+    rows = [make_row(group=QUOTA, pages=300, scan_wall_s=40.0, quota_rps=10, iot_rate_limit=10)]
     # When judged; Then the quota target fails with the achieved rate in its figure
-    quota = judge(rows, SIZES)[-1]
+    quota = verdict(rows, "Under")
     assert quota.passed is False and "7.50 req/s = 75%" in quota.measured
-    # And at 30 s (100%) it passes
-    assert judge([make_row(group=QUOTA, pages=300, scan_wall_s=30.0, quota_rps=10)], SIZES)[-1].passed is True
+    # And at 30 s (100%) it passes, but not with a failed CA
+    full = dict(group=QUOTA, pages=300, scan_wall_s=30.0, quota_rps=10, iot_rate_limit=10)
+    assert verdict([make_row(**full)], "Under").passed is True
+    assert verdict([make_row(**full, failed_cas=1)], "Under").passed is False
+
+
+def test_quota_target_is_judged_on_the_limit_set_to_the_quota():
+    # Given ours at the default limit (50% of the quota, by design) and at the quota's own rate (100%)
+    rows = [
+        make_row(group=QUOTA, pages=150, scan_wall_s=30.0, quota_rps=10, iot_rate_limit=5),
+        make_row(group=QUOTA, pages=300, scan_wall_s=30.0, quota_rps=10, iot_rate_limit=10),
+    ]
+    # When judged; Then it passes on the run at IOT_RATE_LIMIT=10 and reports both
+    quota = verdict(rows, "Under")
+    assert quota.passed is True
+    assert "limit 5: 5.00 req/s = 50%" in quota.measured and "limit 10: 10.00 req/s = 100%" in quota.measured
+    # And without a run at the quota's rate it is not measured, never passed
+    assert verdict(rows[:1], "Under").passed is None
