@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from cert_audit.aws import Iot, error_of
 from cert_audit.calls import NO_DEADLINE, Deadline, RateLimiter
 from cert_audit.config import ALL_CAS, AuditConfig
-from cert_audit.findings import iso_utc
+from cert_audit.findings import finding_id, iso_utc
 from cert_audit.observability import logger
 from cert_audit.report import build_report
 from cert_audit.scan import CaScan, OnPage, scan_cas
@@ -47,6 +47,16 @@ def _log(scan: CaScan) -> None:
     )
 
 
+def _identified(findings: list[dict], account_id: str | None, region: str | None) -> list[dict]:
+    """Each finding with its findingId, each once (a registry that changes while it is listed
+    may list a certificate twice)."""
+    unique = {}
+    for finding in findings:
+        finding["findingId"] = finding_id(account_id, region, finding)
+        unique.setdefault(finding["findingId"], finding)
+    return list(unique.values())
+
+
 def run_audit(
     client,
     config: AuditConfig,
@@ -73,7 +83,9 @@ def run_audit(
     scans = scan_cas(iot, ca_ids, config, now, on_page)
     if failed_discovery:
         scans.insert(0, failed_discovery)
+    region = client.meta.region_name
     for scan in scans:
+        scan.findings = _identified(scan.findings, account_id, region)
         scan.findings, scan.suppressed = apply_suppressions(scan.findings, suppressions, now)
         _log(scan)
     return build_report(
@@ -81,7 +93,7 @@ def run_audit(
         flagged=config.flagged_statuses,
         audit_id=audit_id or str(uuid.uuid4()),
         account_id=account_id,
-        region=client.meta.region_name,
+        region=region,
         started_at=iso_utc(now),
         finished_at=iso_utc(datetime.now(UTC)),
         now=now,

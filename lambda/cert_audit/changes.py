@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cert_audit.config import ALL_CAS
 from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, worst_first
 
 # CA-level findings that need only the CA's description to be seen gone; every other finding
@@ -115,6 +116,20 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
     return changes
 
 
-def first_run(findings: list[dict], suppressed: list[dict], now: str) -> Changes:
-    """Without a memory every finding is new (as before the state table existed)."""
-    return compare(findings, suppressed, (), Scope(frozenset(), frozenset(), frozenset(), False), now)
+def scope_of(report: dict, every_ca_requested: bool) -> Scope:
+    """What the run saw to the end, from its report's CAs. Discovery that failed (the CA entry
+    '*') means an unlisted CA may still exist."""
+    cas = [ca for ca in report["cas"] if ca["caCertificateId"] != ALL_CAS]
+    return Scope(
+        audited=frozenset(ca["caCertificateId"] for ca in cas),
+        complete=frozenset(ca["caCertificateId"] for ca in cas if not ca["error"]),
+        described=frozenset(ca["caCertificateId"] for ca in cas if ca["status"]),
+        every_ca_listed=every_ca_requested and len(cas) == len(report["cas"]),
+    )
+
+
+def changes_of(report: dict, previous: Iterable[dict] | None, every_ca_requested: bool, now: str) -> Changes:
+    """The report's changes against the open findings of `previous` (None: no memory, so every
+    finding is new, as before the state table existed). Marks the report's findings in place."""
+    scope = scope_of(report, every_ca_requested) if previous is not None else Scope(*[frozenset()] * 3, False)
+    return compare(report["findings"], report["suppressedFindings"], previous or (), scope, now)

@@ -22,7 +22,7 @@ KNOWN_STATUSES = (
 )
 DEFAULT_FLAGGED_STATUSES = ("REVOKED", "INACTIVE", "REGISTER_INACTIVE")
 ALL_CAS = "*"
-NOTIFY_CHOICES = ("findings", "always")
+NOTIFY_CHOICES = ("findings", "always", "changes")
 METRICS_DETAIL_CHOICES = ("ca", "totals")
 PAGE_SIZE_MAX = 250  # the API's upper bound for pageSize
 SCAN_CONCURRENCY_MAX = 16
@@ -36,7 +36,7 @@ DAYS_MAX = 3652  # ten years, Device Defender's upper bound for its age check
 DEFAULT_IOT_RATE_LIMIT = 5
 IOT_RATE_LIMIT_MAX = 100
 # What an on-demand invocation's event may carry.
-EVENT_KEYS = ("caCertificateIds",)
+EVENT_KEYS = ("caCertificateIds", "notify")
 _TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):\d{12}:([\w-]+(\.fifo)?)$")
 
 _CA_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -60,6 +60,9 @@ class AuditConfig:
     suppressions_parameter: str | None = None
     iot_rate_limit: int = DEFAULT_IOT_RATE_LIMIT  # IoT requests per second, all calls together
     run_lock_table: str | None = None  # DynamoDB table that keeps two runs from overlapping
+    state_table: str | None = None  # DynamoDB table of the open findings (the memory of past runs)
+    report_bucket: str | None = None  # S3 bucket that archives every run's full report
+    event_bus: str | None = None  # EventBridge bus that gets one event per new and resolved finding
 
     @property
     def all_cas(self) -> bool:
@@ -197,6 +200,9 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
         suppressions_parameter=env.get("SUPPRESSIONS_PARAMETER", "").strip() or None,
         iot_rate_limit=rate_limit,
         run_lock_table=env.get("RUN_LOCK_TABLE_NAME", "").strip() or None,
+        state_table=env.get("STATE_TABLE_NAME", "").strip() or None,
+        report_bucket=env.get("REPORT_BUCKET_NAME", "").strip() or None,
+        event_bus=env.get("EVENT_BUS_NAME", "").strip() or None,
     )
 
 
@@ -216,6 +222,7 @@ def ca_ids_from_event(event: object) -> tuple[str, ...] | None:
             f"event: unknown key {', '.join(map(repr, unknown))}{hints}; an on-demand event may carry only "
             f"{', '.join(EVENT_KEYS)}"
         )
+    notify_from_event(event)  # every key is checked before anything runs
     if "caCertificateIds" not in event:
         return None
     requested = event["caCertificateIds"]
@@ -224,3 +231,13 @@ def ca_ids_from_event(event: object) -> tuple[str, ...] | None:
             f"event.caCertificateIds: {requested!r} is not allowed; pass a non-empty list of CA certificate IDs"
         )
     return parse_ca_ids(requested, "event.caCertificateIds")
+
+
+def notify_from_event(event: object) -> str | None:
+    """The event's `notify` (always, changes or findings: NOTIFY_ON for this run), or None."""
+    if not isinstance(event, dict) or "source" in event or "notify" not in event:
+        return None
+    value = event["notify"]
+    if not isinstance(value, str) or value.strip().lower() not in NOTIFY_CHOICES:
+        raise ConfigError(f"event.notify: {value!r} is not allowed; choose one of {', '.join(NOTIFY_CHOICES)}")
+    return value.strip().lower()

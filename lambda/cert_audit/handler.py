@@ -25,7 +25,8 @@ from cert_audit.aws import (
     release_run_lock,
 )
 from cert_audit.calls import ATTEMPT_MAX_S, Deadline, Stopped
-from cert_audit.config import AuditConfig, ca_ids_from_event, load_config
+from cert_audit.config import AuditConfig, ca_ids_from_event, load_config, notify_from_event
+from cert_audit.memory import Memory, remember
 from cert_audit.message import build_message, fit_report, should_notify
 from cert_audit.metrics import add_heartbeat, add_run_totals, add_skipped_run, emit_ca_metrics
 from cert_audit.observability import logger, metrics, tracer
@@ -35,6 +36,12 @@ from cert_audit.suppressions import Suppression, SuppressionError, parse_suppres
 # No IoT call starts in the last minute before the function's timeout: the minute holds a
 # call already under way (at most ATTEMPT_MAX_S), the report and its publish.
 TIME_RESERVE_MS = 60_000
+# With a memory, the scan stops this much earlier again: room to read the state, record and
+# announce the changes and archive the report (bench/RESULTS.md: at a million open findings
+# and 1% changed, ...).
+MEMORY_RESERVE_MS = 120_000
+# The memory's steps stop this long before the timeout, keeping room for the publish.
+PUBLISH_RESERVE_MS = 40_000
 # Publishing and releasing the run lock stop this long before the timeout: room for one
 # attempt under way and the return, so the function always returns before Lambda ends it.
 FINAL_RESERVE_MS = (ATTEMPT_MAX_S + 5) * 1000
@@ -51,8 +58,13 @@ def clients():
 
 
 @functools.cache
+def client(service: str):
+    """Any other client (DynamoDB, S3, EventBridge), once per container."""
+    return make_client(service)
+
+
 def dynamodb():
-    return make_client("dynamodb")
+    return client("dynamodb")
 
 
 def deadline(context: LambdaContext, reserve_ms: int) -> Deadline:
@@ -117,6 +129,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     started = time.monotonic()
     config = load_config(os.environ)
     requested = ca_ids_from_event(event)
+    notify_on = notify_from_event(event) or config.notify_on
+    memory = Memory(config.state_table, config.report_bucket, config.event_bus)
     iot, sns = clients()
     final = deadline(context, FINAL_RESERVE_MS)
     run, errors = take_run_lock(config, context)
@@ -136,15 +150,17 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             ca_certificate_ids=requested,
             audit_id=context.aws_request_id,
             account_id=context.invoked_function_arn.split(":")[4],
-            deadline=deadline(context, TIME_RESERVE_MS),
+            deadline=deadline(context, TIME_RESERVE_MS + (MEMORY_RESERVE_MS if memory.on else 0)),
             suppressions=suppressions,
             errors=errors + suppression_errors,
         )
+        every_ca = config.all_cas and requested is None
+        report = remember(report, memory, client, deadline(context, PUBLISH_RESERVE_MS), every_ca)
         if config.metrics_detail == "ca":
             emit_ca_metrics(report)
         add_run_totals(report)
         report = fit_report(report)
-        if should_notify(report, config.notify_on):
+        if should_notify(report, notify_on):
             try:
                 message_id = publish(sns, config.alert_topic_arn, build_message(report), final)
             except Exception as problem:

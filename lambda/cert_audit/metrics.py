@@ -12,10 +12,12 @@ failure) and `ScanErrors` = 1 are emitted.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import MetricManager
 
+from cert_audit.findings import SEVERITY_ORDER
 from cert_audit.observability import metrics
 
 UNITS = {"CaDaysToExpiry": MetricUnit.NoUnit}  # every other metric is a Count
@@ -54,6 +56,16 @@ def add_run_totals(report: dict) -> None:
     metrics.add_metric(name="SuppressedFindings", unit=MetricUnit.Count, value=summary["suppressedFindings"])
     metrics.add_metric(name="Throttles", unit=MetricUnit.Count, value=summary["throttles"])
     metrics.add_metric(name="MalformedCertificates", unit=MetricUnit.Count, value=summary["malformedCertificates"])
+    metrics.add_metric(name="FailedEvents", unit=MetricUnit.Count, value=summary["eventsFailed"])
+    changes = report["changes"]
+    if changes is None:  # the last run's state could not be read: a gap, not a false zero
+        return
+    metrics.add_metric(name="NewFindings", unit=MetricUnit.Count, value=changes["new"])
+    metrics.add_metric(name="ResolvedFindings", unit=MetricUnit.Count, value=changes["resolved"])
+    metrics.add_metric(name="OpenFindings", unit=MetricUnit.Count, value=changes["new"] + changes["ongoing"])
+    new_by_severity = Counter(finding["severity"] for finding in report["findings"] if finding["isNew"])
+    for severity in SEVERITY_ORDER:
+        _emit({"service": metrics.service, "Severity": severity}, {"NewFindings": new_by_severity[severity]})
 
 
 def add_skipped_run() -> None:

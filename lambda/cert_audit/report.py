@@ -92,6 +92,8 @@ def build_report(
             "byType": {kind: by_type[kind] for kind in FINDING_TYPES},
             "suppressedFindings": len(suppressed),
             "errors": len(errors),
+            "eventsSent": 0,
+            "eventsFailed": 0,
         },
         "cas": cas,
         "findings": worst_first(findings),
@@ -100,11 +102,38 @@ def build_report(
         "suppressedFindings": worst_first(suppressed),
         "expiredSuppressions": list(expired),
         "errors": list(errors),
+        # Filled in by with_changes (changes.py) and the archive.
+        "changes": None,
+        "oldestOpenSince": None,
+        "resolvedFindings": [],
+        "reportUri": None,
+        "reportConsoleUrl": None,
     }
 
 
 def worst_severity(findings: list[dict]) -> str | None:
     return min((f["severity"] for f in findings), key=severity_rank, default=None)
+
+
+def with_changes(report: dict, changes) -> dict:
+    """The report with what changed since the last run (a changes.Changes), or with the changes
+    unknown (None: the last run's state could not be read), each finding's isNew and firstSeen then null."""
+    if changes is None:
+        for finding in (*report["findings"], *report["suppressedFindings"]):
+            finding.update(isNew=None, firstSeen=None)
+        return report
+    return {
+        **report,
+        "changes": changes.counts(),
+        "oldestOpenSince": changes.oldest,
+        "resolvedFindings": changes.resolved,
+    }
+
+
+def add_error(report: dict, source: str, code: str, message: str) -> None:
+    """Record a run-level problem (one outside any CA) in the report and its summary count."""
+    report["errors"].append({"source": source, "code": code, "message": message})
+    report["summary"]["errors"] = len(report["errors"])
 
 
 def write_csv(findings: list[dict], stream: TextIO) -> None:

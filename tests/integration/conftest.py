@@ -47,7 +47,7 @@ def virtual_time(monkeypatch) -> VirtualTime:
 @pytest.fixture(autouse=True)
 def fresh_state():
     """Every test starts cold: no cached clients, parameters or metrics from the previous one."""
-    caches = (handler.clients.cache_clear, handler.dynamodb.cache_clear, parameters.clear_caches, metrics.clear_metrics)
+    caches = (handler.clients.cache_clear, handler.client.cache_clear, parameters.clear_caches, metrics.clear_metrics)
     for clear in caches:
         clear()
     yield

@@ -95,7 +95,13 @@ def test_sqs_subscriber_receives_the_json_report(two_cas, alerts, context, monke
         "creationDate",
         "severity",
         "reason",
+        "findingId",
+        "firstSeen",
+        "isNew",
     }
+    # Without a state table every finding is new, first seen in this run
+    assert all(f["isNew"] is True and f["firstSeen"] >= report["startedAt"] for f in report["findings"])
+    assert report["changes"] == {"new": 7, "resolved": 0, "ongoing": 0}
     assert finding["certificateArn"].endswith(f":cert/{finding['certificateId']}")
     assert finding["certificateMode"] == "SNI_ONLY"
     assert finding["creationDate"].endswith("Z")
@@ -235,13 +241,17 @@ def test_totals_only_metrics_setting(two_cas, alerts, context, monkeypatch, caps
         "SuppressedFindings",
         "Throttles",
         "MalformedCertificates",
+        "FailedEvents",
+        "NewFindings",
+        "ResolvedFindings",
+        "OpenFindings",
         "AuditRuns",
         "AuditDuration",
     }
-    by_type = {
-        dict(dimensions)["FindingType"]: value for (name, dimensions), value in points.items() if len(dimensions) == 2
-    }
+    by_type = {dict(dims)["FindingType"]: value for (_, dims), value in points.items() if "FindingType" in dict(dims)}
     assert by_type == {kind: 0 for kind in FINDING_TYPES} | {"CERTIFICATE_STATUS": 7}
+    new_by_severity = {dict(dims)["Severity"]: value for (_, dims), value in points.items() if "Severity" in dict(dims)}
+    assert new_by_severity == {"CRITICAL": 0, "HIGH": 3, "MEDIUM": 1, "LOW": 3, "INFO": 0}
     assert not any("CaCertificateId" in dict(dimensions) for _, dimensions in points)
 
 

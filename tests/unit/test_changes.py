@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cert_audit.changes import Scope, compare, first_run, record_of
+from cert_audit.changes import Scope, changes_of, compare, record_of
 from cert_audit.findings import CA_EXPIRING, CA_NOT_ACTIVE, CERTIFICATE_STATUS, finding_id
 
 NOW = "2026-11-30T08:00:00Z"
@@ -46,9 +46,13 @@ def test_the_id_is_stable_across_runs_and_names_the_problem_not_its_state():
     assert one["findingId"] not in others and len(others) == 5
 
 
-def test_first_run_marks_everything_new():
+def report_of(findings: list[dict], cas: list[dict] = ()) -> dict:
+    return {"findings": findings, "suppressedFindings": [], "cas": list(cas)}
+
+
+def test_without_memory_everything_is_new():
     findings = [finding("c1"), finding("c2")]
-    changes = first_run(findings, [], NOW)
+    changes = changes_of(report_of(findings), None, True, NOW)
     assert changes.counts() == {"new": 2, "resolved": 0, "ongoing": 0}
     assert all(f["isNew"] and f["firstSeen"] == NOW for f in findings)
     assert {w["findingId"] for w in changes.writes} == {f["findingId"] for f in findings}
@@ -149,5 +153,22 @@ def test_a_changed_status_is_written_once_and_stays_the_same_finding():
 
 def test_new_and_resolved_are_worst_first():
     findings = [finding("low"), finding("high", status="INACTIVE", severity="HIGH")]
-    changes = first_run(findings, [], NOW)
+    changes = changes_of(report_of(findings), None, True, NOW)
     assert [f["certificateId"] for f in changes.new] == ["high", "low"]
+
+
+def test_the_scope_comes_from_the_report_cas():
+    # Given CA A scanned, CA B described but failed, and discovery that did not finish
+    cas = [
+        {"caCertificateId": "*", "status": None, "error": {"code": "PagingLoop"}},
+        {"caCertificateId": CA_A, "status": "ACTIVE", "error": None},
+        {"caCertificateId": CA_B, "status": "ACTIVE", "error": {"code": "ThrottlingException"}},
+    ]
+    gone_ca = stored(finding("z1", ca="c" * 64))
+    previous = [stored(finding("a1")), stored(finding("b1", ca=CA_B)), gone_ca]
+
+    changes = changes_of(report_of([], cas), previous, True, NOW)
+
+    # Then only CA A's finding is resolved: B failed, and an unlisted CA may still exist
+    assert [f["certificateId"] for f in changes.resolved] == ["a1"]
+    assert changes.counts() == {"new": 0, "resolved": 1, "ongoing": 2}

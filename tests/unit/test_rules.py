@@ -155,6 +155,10 @@ def test_report_sums_cas_and_counts_failures():
         },
         "suppressedFindings": 0,
         "errors": 0,
+        "throttles": 0,
+        "malformedCertificates": 0,
+        "eventsSent": 0,
+        "eventsFailed": 0,
     }
     assert report["findings"][0]["status"] == "INACTIVE"
     assert report["cas"][1]["error"] == {"code": "UnauthorizedException", "message": "denied"}

@@ -1,0 +1,75 @@
+"""A run's memory of the last one, in the order that loses nothing (the handler's side of issue 10).
+
+1. Compare with the open findings in the state table: firstSeen, isNew, what was resolved.
+2. Write what changed to the state, then send one event per change: a change is recorded
+   before it is announced, so a failed write never repeats an event, and a refused event is
+   counted in the report rather than dropped.
+3. Archive the full report in S3, with everything above in it, before anything is published.
+Each step that fails becomes a run error (source `state`, `events` or `archive`) and the
+next step still runs; a state that cannot be read leaves every change unknown, and then
+nothing is written and no event is sent, so the next run compares with the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cert_audit.archive import archive_report
+from cert_audit.aws import error_of
+from cert_audit.calls import Deadline
+from cert_audit.changes import changes_of
+from cert_audit.events import entries, put_events
+from cert_audit.findings import iso_utc
+from cert_audit.observability import logger
+from cert_audit.report import add_error, with_changes
+from cert_audit.state import read_open, write_changes
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Where a deployment keeps its memory; any of them may be None (that part is off)."""
+
+    state_table: str | None = None
+    report_bucket: str | None = None
+    event_bus: str | None = None
+
+    @property
+    def on(self) -> bool:
+        return any((self.state_table, self.report_bucket, self.event_bus))
+
+
+def _failed(report: dict, source: str, problem: Exception, consequence: str) -> None:
+    error = error_of(problem)
+    add_error(report, source, error["code"], f"{error['message']}. {consequence}")
+    logger.error("Memory step failed", extra={"source": source, "error": error})
+
+
+def remember(report: dict, memory: Memory, clients, deadline: Deadline, every_ca_requested: bool) -> dict:
+    """The report with its changes, recorded, announced and archived as far as each step could.
+
+    `clients(service)` gives the client of an AWS service."""
+    now = iso_utc(datetime.now(UTC))
+    try:
+        previous = read_open(clients("dynamodb"), memory.state_table, deadline) if memory.state_table else None
+        changes = changes_of(report, previous, every_ca_requested, now)
+    except Exception as problem:  # noqa: BLE001 - the report still goes out, without its changes
+        changes = None
+        _failed(report, "state", problem, "What changed since the last run is unknown; nothing was recorded")
+    report = with_changes(report, changes)
+    if changes and memory.state_table:
+        try:
+            write_changes(clients("dynamodb"), memory.state_table, changes.writes, changes.deletes, deadline)
+        except Exception as problem:  # noqa: BLE001
+            _failed(report, "state", problem, "The next run may report some of these changes again")
+    if changes and memory.event_bus:
+        sent, failed = put_events(clients("events"), entries(changes, report["auditId"], memory.event_bus), deadline)
+        report["summary"].update(eventsSent=sent, eventsFailed=failed)
+        if failed:
+            add_error(report, "events", "EventsNotSent", f"{failed} of {sent + failed} change events were not sent")
+    if memory.report_bucket:
+        try:
+            report.update(archive_report(clients("s3"), memory.report_bucket, report, deadline))
+        except Exception as problem:  # noqa: BLE001
+            _failed(report, "archive", problem, "The full report was not archived; the message carries what fits")
+    return report
