@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
-from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, severity_rank
+from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, CERTIFICATE_STATUS, severity_rank
 
 # A Publish request's subject, message and attributes together (the topic's default maximum).
 SNS_MAX_BYTES = 256 * 1024
@@ -80,6 +80,36 @@ def _grouped_by_type(findings: list[dict], region: str | None) -> list[str]:
     return lines
 
 
+def _sections(report: dict, findings: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The email's sections of findings: with a memory of the last run, what is new first,
+    then what is still open; without one, all of them."""
+    if report.get("changes") is None:
+        return [("Findings by type (worst first)", findings)]
+    return [
+        ("New since the last run (worst first)", [f for f in findings if f.get("isNew")]),
+        ("Still open (worst first)", [f for f in findings if not f.get("isNew")]),
+    ]
+
+
+def _resolved_line(finding: dict) -> str:
+    name = finding["status"] if finding.get("type") == CERTIFICATE_STATUS else finding.get("type")
+    return (
+        f"- [{finding['severity']}] {name} {finding['certificateId']} (CA {finding['caCertificateId'][:12]}...): "
+        f"open since {(finding.get('firstSeen') or '?')[:10]}, gone at {finding['resolvedAt']}"
+    )
+
+
+def changes_line(report: dict) -> str | None:
+    """'3 new, 1 resolved, 297 still open (oldest since 2026-03-02)', or None without a memory."""
+    changes = report.get("changes")
+    if changes is None:
+        return None
+    line = f"{changes['new']:,} new, {changes['resolved']:,} resolved, {changes['ongoing']:,} still open"
+    if report.get("oldestOpenSince"):
+        line += f" (oldest since {report['oldestOpenSince'][:10]})"
+    return line
+
+
 def _ca_lines(ca: dict) -> list[str]:
     outcome = f"FAILED ({ca['error']['code']})" if ca["error"] else "scanned"
     return [f"CA {ca['caCertificateId']}: {outcome}, {_plural(ca['findings'], 'finding')}"] + [
@@ -121,9 +151,10 @@ def email_text(report: dict) -> str:
     section is there at all depends only on the summary's counts and the omitted counts."""
     summary = report["summary"]
     region = report["region"]
-    lines = [
-        f"{subject(report)}.",
-        "",
+    lines = [f"{subject(report)}.", ""]
+    if changes_line(report):
+        lines += [f"{changes_line(report)}.", ""]
+    lines += [
         f"Account {report['accountId']}, region {region}, audit {report['auditId']}.",
         f"Scanned {summary['certificatesScanned']:,} device certificates of {_plural(summary['casScanned'], 'CA')} "
         f"from {report['startedAt']} to {report['finishedAt']}.",
@@ -143,14 +174,18 @@ def email_text(report: dict) -> str:
     if summary["casFailed"] or summary["errors"]:
         lines += ["", "Scan errors (not everything was audited as configured)", *error_lines(report)]
     lines.append("")
-    if summary["findings"]:
-        lines += ["Findings by type (worst first)", ""]
-        lines += _grouped_by_type(report["findings"], region)
+    for title, findings in _sections(report, report["findings"]):
+        if findings:
+            lines += [title, "", *_grouped_by_type(findings, region)]
     if report["findingsOmitted"]:
         lines.append(
-            f"{_plural(report['findingsOmitted'], 'more finding')} did not fit in one SNS message (256 KiB). "
-            "Run `cert-audit scan --format csv` for the full list."
+            f"{_plural(report['findingsOmitted'], 'more finding')} did not fit in one SNS message (256 KiB): "
+            + ("every finding is in the archived report below." if report.get("reportUri") else FULL_REPORT + ".")
         )
+    resolved_omitted = report.get("resolvedFindingsOmitted", 0)
+    if report.get("resolvedFindings") or resolved_omitted:
+        lines += ["", "Resolved since the last run", *map(_resolved_line, report["resolvedFindings"])]
+        lines += _more(resolved_omitted, "resolved findings")
     if not summary["findings"] and not summary["casFailed"]:
         lines.append("No findings: nothing the audit checks needs attention.")
     if summary["suppressedFindings"]:
@@ -165,6 +200,12 @@ def email_text(report: dict) -> str:
         lines += ["", "Expired suppressions (no longer applied: renew or remove them)"]
         lines += [_expired_line(entry) for entry in report["expiredSuppressions"]]
         lines += _more(expired_omitted, "expired suppressions")
+    if report.get("reportUri"):
+        lines += [
+            "",
+            f"Full report (every finding, as JSON and CSV): {report['reportUri']}",
+            report["reportConsoleUrl"],
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -195,15 +236,29 @@ def ca_rank(ca: dict) -> tuple:
     return ca["error"] is None, -ca["findings"]
 
 
-def _finding_cost(region: str | None, findings: list[dict]) -> Callable[[dict], int]:
-    """The cost of a finding; the first of each type also pays for its type's heading in the
-    email (with the count of the whole list, at least as long as the one shown)."""
-    of_type = Counter(finding.get("type") for finding in findings)
-    firsts = {}
-    for finding in findings:
-        firsts.setdefault(finding.get("type"), id(finding))
-    headings = {first: _type_heading(kind, of_type[kind]) for kind, first in firsts.items()}
+def _finding_cost(report: dict, findings: list[dict]) -> Callable[[dict], int]:
+    """The cost of a finding; the first of its section and type also pays for the headings
+    above it in the email (with the counts of the whole list, at least as long as those shown)."""
+    sections = _sections(report, findings)
+    headings = {}
+    for title, of_section in sections:
+        for finding, heading in _first_headings(title, of_section):
+            headings[id(finding)] = heading
+    region = report["region"]
     return lambda finding: _cost(finding, [_finding_lines(finding, region), *headings.get(id(finding), [])])
+
+
+def _first_headings(title: str, findings: list[dict]) -> list[tuple[dict, list[str]]]:
+    """(finding, the heading lines the email writes just above it) for each finding that starts
+    its section or its type."""
+    of_type = Counter(finding.get("type") for finding in findings)
+    firsts: dict[str, dict] = {}
+    for finding in findings:
+        firsts.setdefault(finding.get("type"), finding)
+    starts = [(first, _type_heading(kind, of_type[kind])) for kind, first in firsts.items()]
+    if starts:
+        starts[0] = (starts[0][0], [title, "", *starts[0][1]])
+    return starts
 
 
 def _take_turns(
@@ -237,14 +292,20 @@ OMITTED = {
     "cas": "casOmitted",
     "errors": "errorsOmitted",
     "findings": "findingsOmitted",
+    "resolvedFindings": "resolvedFindingsOmitted",
     "expiredSuppressions": "expiredSuppressionsOmitted",
     "suppressedFindings": "suppressedFindingsOmitted",
 }
 
 
 def _in_order(report: dict) -> dict[str, list]:
-    """Each list in the order a message cut to fit keeps its items."""
-    return {name: sorted(report["cas"], key=ca_rank) if name == "cas" else report[name] for name in OMITTED}
+    """Each list in the order a message cut to fit keeps its items: CAs by `ca_rank`, findings
+    new first (each part still worst first), the others as they are."""
+    order = {
+        "cas": lambda cas: sorted(cas, key=ca_rank),
+        "findings": lambda findings: sorted(findings, key=lambda finding: not finding.get("isNew")),
+    }
+    return {name: order.get(name, list)(report.get(name, [])) for name in OMITTED}
 
 
 def _costed(report: dict, lists: dict[str, list]) -> dict[str, tuple[list, Callable[[dict], int]]]:
@@ -252,7 +313,8 @@ def _costed(report: dict, lists: dict[str, list]) -> dict[str, tuple[list, Calla
     costs = {
         "cas": lambda ca: _cost(ca, [*_ca_lines(ca), *([_ca_error_line(ca)] if ca["error"] else [])]),
         "errors": lambda error: _cost(error, [_run_error_line(error)]),
-        "findings": _finding_cost(report["region"], lists["findings"]),
+        "findings": _finding_cost(report, lists["findings"]),
+        "resolvedFindings": lambda finding: _cost(finding, [_resolved_line(finding)]),
         "expiredSuppressions": lambda entry: _cost(entry, [_expired_line(entry)]),
         "suppressedFindings": _cost,
     }
@@ -352,5 +414,12 @@ def publish_size(message: dict) -> int:
 
 
 def should_notify(report: dict, notify_on: str) -> bool:
+    """always: every run; findings: when there is a finding; changes: when a finding is new or
+    resolved. A failed CA or a run error is always told, whatever the setting."""
     summary = report["summary"]
-    return notify_on == "always" or bool(summary["findings"] or summary["casFailed"] or summary["errors"])
+    if notify_on == "always" or summary["casFailed"] or summary["errors"]:
+        return True
+    if notify_on == "changes":
+        changes = report["changes"] or {}
+        return bool(changes.get("new") or changes.get("resolved"))
+    return bool(summary["findings"])

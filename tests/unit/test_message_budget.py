@@ -283,7 +283,13 @@ def test_a_report_that_fits_is_unchanged():
 
     # When it is fitted, then nothing is left out
     fitted = fit_report(whole)
-    assert fitted == {**whole, "casOmitted": 0, "errorsOmitted": 0, "expiredSuppressionsOmitted": 0}
+    assert fitted == {
+        **whole,
+        "casOmitted": 0,
+        "errorsOmitted": 0,
+        "expiredSuppressionsOmitted": 0,
+        "resolvedFindingsOmitted": 0,
+    }
 
 
 def test_a_report_over_by_a_little_loses_only_a_little():
@@ -292,10 +298,11 @@ def test_a_report_over_by_a_little_loses_only_a_little():
     whole = fleet(**shape, findings=most_findings_that_fit(shape) + 1)
     assert published(whole) - SNS_LIMIT < 1_500
 
-    # When it is fitted, then an item or two go, and the rest stays
+    # When it is fitted, then a few items go (the one over, and room for the five counts of
+    # what was left out, which the fit adds), and the rest stays
     fitted = fit_report(whole)
     lost = sum(len(whole[name]) - len(fitted[name]) for name in LISTS)
-    assert 1 <= lost <= 2
+    assert 1 <= lost <= 3
     assert published(fitted) <= SNS_LIMIT
 
 
