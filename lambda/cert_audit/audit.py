@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from cert_audit.aws import Iot, error_of
-from cert_audit.calls import NO_DEADLINE, Deadline, RateLimiter
+from cert_audit.calls import NO_DEADLINE, Deadline, RateLimiter, Stopped
 from cert_audit.config import ALL_CAS, AuditConfig
 from cert_audit.findings import finding_id, iso_utc
 from cert_audit.observability import logger
@@ -22,7 +22,10 @@ def _discover(iot: Iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
     ca_ids, failure = iot.ca_certificate_ids(config.page_size, stats)
     if failure is None:
         return ca_ids, None
-    stats.error = error_of(failure)
+    # Stopped by the deadline: ScanIncomplete, as a CA's scan is (Stopped is no AWS error code).
+    stats.error = (
+        {"code": "ScanIncomplete", "message": str(failure)} if isinstance(failure, Stopped) else error_of(failure)
+    )
     stats.error["message"] = f"Could not list every CA of the account ({len(ca_ids)} listed): {stats.error['message']}"
     return ca_ids, stats
 

@@ -46,6 +46,8 @@ def make_clients(session: boto3.Session | None = None, endpoint_url: str | None 
     session = session or boto3.Session()
     iot = session.client("iot", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
     iot.meta.events.register("before-parse.iot.ListCertificatesByCA", read_page_fast)
+    for operation in ("ListCACertificates", "DescribeCACertificate"):
+        iot.meta.events.register(f"before-parse.iot.{operation}", reject_unreadable)
     return iot, session.client("sns", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
 
 
@@ -66,12 +68,7 @@ def read_page_fast(response_dict: dict, customized_response_dict: dict, **_) -> 
     """
     if response_dict["status_code"] != 200:
         return
-    try:
-        page = json.loads(response_dict["body"])
-    except ValueError:
-        return  # botocore's parser reports it (ResponseParserError)
-    if not isinstance(page, dict):
-        return
+    page = _json_object(response_dict["body"], "ListCertificatesByCA")
     certificates = page.get("certificates")
     for certificate in certificates if isinstance(certificates, list) else ():
         created = certificate.get("creationDate") if isinstance(certificate, dict) else None
@@ -80,6 +77,24 @@ def read_page_fast(response_dict: dict, customized_response_dict: dict, **_) -> 
                 certificate["creationDate"] = datetime.fromtimestamp(created, UTC)
     customized_response_dict.update(page)
     response_dict["body"] = b"{}"
+
+
+def _json_object(body: bytes, operation: str) -> dict:
+    """The body of a successful answer as a JSON object. botocore reads a body that is not JSON
+    as {"message": body}, an answer without items that would end a listing silently, so an
+    unreadable answer raises ResponseParserError here (reported as MalformedResponse)."""
+    try:
+        answer = json.loads(body)
+    except ValueError as error:
+        raise ResponseParserError(f"{operation} answered with a body that is not JSON: {body[:80]!r}") from error
+    if not isinstance(answer, dict):
+        raise ResponseParserError(f"{operation} answered with a JSON {type(answer).__name__}, not an object")
+    return answer
+
+
+def reject_unreadable(response_dict: dict, operation_model, **_) -> None:
+    if response_dict["status_code"] == 200:
+        _json_object(response_dict["body"], operation_model.name)
 
 
 def error_of(error: Exception) -> dict:
@@ -116,11 +131,13 @@ class PageGuard:
         self.empty_pages = 0
 
     def admit(self, items: list, key: str) -> None:
-        """Call before counting a page's items."""
-        first = items[0].get(key) if items and isinstance(items[0], dict) else None
-        if isinstance(first, str):
+        """Call before counting a page's items. A page is known by its first item with an ID,
+        or, with none, by all of it: a repeated page of malformed items is a loop as well."""
+        ids = (item.get(key) for item in items if isinstance(item, dict))
+        first = next((i for i in ids if isinstance(i, str)), None) or (repr(items) if items else None)
+        if first:
             if first in self.first_items:
-                raise PagingLoop(f"{self.operation} returned a page it had returned before (from {key} {first})")
+                raise PagingLoop(f"{self.operation} returned a page it had returned before (from {key} {first[:80]})")
             self.first_items.add(first)
         self.empty_pages = 0 if items else self.empty_pages + 1
         if self.empty_pages >= EMPTY_PAGES_MAX:
