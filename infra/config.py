@@ -34,11 +34,6 @@ from infra.heartbeat import HeartbeatWindow, heartbeat_window
 from infra.schedule import Schedule, check_runs_cannot_overlap, check_schedules_apart, parse_schedule
 from infra.suppressions import Suppressions, load_suppressions
 
-# `changes`: the engine's notification choice of issue 10 (publish when something is new or
-# resolved, or a CA failed), and the stack's default. Added to the engine's list here as well,
-# so the stack's default stands whichever lands first; a test checks that the function accepts
-# every value the stack passes on as NOTIFY_ON.
-STACK_NOTIFY_CHOICES = tuple(dict.fromkeys(("changes", *NOTIFY_CHOICES)))
 # Reports kept in the archive: S3 lifecycle expiry (days after a report is written, and after a
 # version stops being current). Ten years at most, like the engine's other day counts.
 REPORT_RETENTION_DAYS_MAX = 3650
@@ -247,7 +242,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "flaggedStatuses": lambda value: tuple(
             sorted(parse_statuses(_items("flaggedStatuses", value), "flaggedStatuses"))
         ),
-        "notifyOn": _choice("notifyOn", STACK_NOTIFY_CHOICES),
+        "notifyOn": _choice("notifyOn", NOTIFY_CHOICES),
         "alarmOnFindings": _flag("alarmOnFindings"),
         "metricsDetail": _choice("metricsDetail", METRICS_DETAIL_CHOICES),
         "runbookUrl": _runbook_url,

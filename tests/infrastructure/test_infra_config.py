@@ -13,7 +13,7 @@ from cert_audit.config import (
     ConfigError,
     load_config,
 )
-from infra.config import DEFAULTS, STACK_NOTIFY_CHOICES, load_stack_config
+from infra.config import DEFAULTS, load_stack_config
 from infra.heartbeat import heartbeat_window
 from infra.schedule import DAY, HOUR, MINUTE, parse_schedule
 
@@ -382,19 +382,7 @@ def test_schedules_at_least_a_timeout_apart_or_not_comparable_are_allowed(schedu
     assert config.digest_schedule.expression == digest
 
 
-# A choice the engine does not list yet: expected to fail until it does (strict, so the mark must go then).
-_NOT_IN_THE_ENGINE_YET = pytest.mark.xfail(
-    reason="the engine adds NOTIFY_ON=changes with issue 10 (in progress); then this must pass", strict=True
-)
-
-
-@pytest.mark.parametrize(
-    "choice",
-    [
-        choice if choice in NOTIFY_CHOICES else pytest.param(choice, marks=_NOT_IN_THE_ENGINE_YET)
-        for choice in STACK_NOTIFY_CHOICES
-    ],
-)
+@pytest.mark.parametrize("choice", NOTIFY_CHOICES)
 def test_the_function_accepts_every_notify_on_the_stack_passes(choice):
     # Given a notifyOn the stack accepts and passes on as NOTIFY_ON
     # When the function loads it / Then it is accepted there too
