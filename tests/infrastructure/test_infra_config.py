@@ -132,7 +132,7 @@ def test_star_or_empty_means_every_ca(all_cas):
         ("alertEmails", "ops.example.com", "alertEmails: 'ops.example.com' is not an email address"),
         ("flaggedStatuses", "REVOKED,EXPIRED", "flaggedStatuses: unknown status EXPIRED; allowed: ACTIVE, INACTIVE"),
         ("flaggedStatuses", ",", "flaggedStatuses: no status given"),
-        ("notifyOn", "never", "notifyOn: 'never' is not allowed; choose one of changes, findings, always"),
+        ("notifyOn", "never", "notifyOn: 'never' is not allowed; choose one of findings, always, changes"),
         ("alarmOnFindings", "yes", "alarmOnFindings: 'yes' is not allowed; choose true or false"),
         ("metricsDetail", "per-ca", "metricsDetail: 'per-ca' is not allowed; choose one of ca, totals"),
         ("runbookUrl", "wiki/runbook", "runbookUrl: 'wiki/runbook' is not allowed; give an https:// URL"),
