@@ -175,7 +175,11 @@ class Iot:
     deadline: Deadline = NO_DEADLINE
 
     def _call(self, operation: str, stats: CallStats | None, **request: Any) -> dict:
-        return call(getattr(self.client, operation), self.deadline, limiter=self.limiter, stats=stats, **request)
+        try:
+            return call(getattr(self.client, operation), self.deadline, limiter=self.limiter, stats=stats, **request)
+        except (AttributeError, TypeError, ValueError) as error:
+            # botocore's parser trips over an answer of the wrong shape (a string for an object...)
+            raise MalformedResponse(f"{operation}: unreadable answer ({type(error).__name__}: {error})") from error
 
     def certificate_page(
         self, ca_certificate_id: str, page_size: int, marker: str | None, stats: CallStats
@@ -196,7 +200,10 @@ class Iot:
         for name in ("certificateId", "status"):
             if not isinstance(description.get(name), str) or not description[name]:
                 raise MalformedResponse(f"DescribeCACertificate answered without the CA's {name}")
-        not_after = (description.get("validity") or {}).get("notAfter")
+        validity = description.get("validity") or {}
+        if not isinstance(validity, dict):
+            raise MalformedResponse("DescribeCACertificate answered with a validity that is not an object")
+        not_after = validity.get("notAfter")
         if not_after is not None and not isinstance(not_after, datetime):
             raise MalformedResponse("DescribeCACertificate answered with a validity.notAfter that is not a time")
         return description
@@ -243,7 +250,10 @@ def acquire_run_lock(dynamodb, table: str, owner: str, expires_at: int, deadline
             deadline,
             TableName=table,
             Item={"lockId": {"S": RUN_LOCK_ID}, "owner": {"S": owner}, "expiresAt": {"N": str(expires_at)}},
-            ConditionExpression="attribute_not_exists(lockId) OR expiresAt < :now OR #owner = :owner",
+            # A lock item without an expiry (written by hand, say) must not block every run forever.
+            ConditionExpression=(
+                "attribute_not_exists(lockId) OR attribute_not_exists(expiresAt) OR expiresAt < :now OR #owner = :owner"
+            ),
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
         )

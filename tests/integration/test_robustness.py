@@ -140,6 +140,7 @@ def description(ca_id: str, **override) -> dict:
         pytest.param(lambda ca: description(ca, status=0), id="status a number"),
         pytest.param(lambda ca: description(ca, status=["INACTIVE"]), id="status a list"),
         pytest.param(lambda ca: {"registrationConfig": {}}, id="no certificateDescription"),
+        pytest.param(lambda ca: description(ca, validity="soon"), id="validity a string"),
     ],
 )
 def test_malformed_ca_description_is_that_cas_error_only(pair, alerts, context, craft):
@@ -743,12 +744,10 @@ def lock_item(dynamodb) -> dict | None:
     return dynamodb.get_item(TableName=LOCK_TABLE, Key={"lockId": {"S": "audit-run"}}).get("Item")
 
 
-def hold_lock(dynamodb, owner: str, expires_in_s: int) -> None:
-    item = {
-        "lockId": {"S": "audit-run"},
-        "owner": {"S": owner},
-        "expiresAt": {"N": str(int(time.time()) + expires_in_s)},
-    }
+def hold_lock(dynamodb, owner: str, expires_in_s: int | None) -> None:
+    item = {"lockId": {"S": "audit-run"}, "owner": {"S": owner}}
+    if expires_in_s is not None:
+        item["expiresAt"] = {"N": str(int(time.time()) + expires_in_s)}
     dynamodb.put_item(TableName=LOCK_TABLE, Item=item)
 
 
@@ -772,8 +771,8 @@ def test_a_run_holding_the_lock_keeps_another_from_starting(pair, alerts, lock, 
 
 @pytest.mark.parametrize(
     "owner, expires_in_s",
-    [("another-request", -10), (None, 600)],
-    ids=["an expired lock", "its own lock (Lambda's retry)"],
+    [("another-request", -10), (None, 600), ("written-by-hand", None)],
+    ids=["an expired lock", "its own lock (Lambda's retry)", "a lock without an expiry"],
 )
 def test_the_lock_is_taken_over_and_given_back(pair, alerts, lock, context, owner, expires_in_s):
     # Given a lock left by a run that is over, or by this same invocation's earlier attempt
@@ -789,6 +788,26 @@ def test_the_lock_is_taken_over_and_given_back(pair, alerts, lock, context, owne
     assert "skipped" not in result
     assert result["summary"]["casFailed"] == 0
     assert set(owners) == {context.aws_request_id}
+    assert lock_item(lock) is None
+
+
+def test_a_run_waits_for_the_run_under_way_and_then_starts(pair, alerts, lock, context, virtual_time, monkeypatch):
+    # Given another run holds the lock and finishes 30 s later (virtual time)
+    hold_lock(lock, "another-request", 600)
+    waited = []
+
+    def other_run_finishes(seconds, interrupted):
+        waited.append(seconds)
+        virtual_time.advance(seconds, interrupted)
+        if sum(waited) >= 30:
+            lock.delete_item(TableName=LOCK_TABLE, Key={"lockId": {"S": "audit-run"}})
+
+    monkeypatch.setattr(calls, "sleep", other_run_finishes)
+
+    # When the function is invoked, then it waited, polling, and ran once the lock was free
+    result = handler.lambda_handler({}, context)
+    assert "skipped" not in result and result["summary"]["casFailed"] == 0
+    assert waited[:2] == [15, 15]
     assert lock_item(lock) is None
 
 
