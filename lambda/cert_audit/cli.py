@@ -3,16 +3,18 @@
 
 `scan` is the Lambda's engine with a terminal around it: the same `run_audit` scans and
 classifies, the same report comes out (as a table, the report's JSON, or CSV), and
-`--publish` sends the very SNS message the function sends. Nothing here decides what a
-finding is. Bad usage ends in one line on stderr that says what to do, and exit code 2.
+`--publish` sends the very SNS message the function sends. `--baseline` compares with an
+earlier run's report by the function's own change rules (cert_audit.changes), as the
+function compares with its state table. Nothing here decides what a finding is. Bad usage
+ends in one line on stderr that says what to do, and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
+import gzip
 import io
 import json
 import logging
@@ -21,6 +23,9 @@ import re
 import sys
 import threading
 import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +43,7 @@ from botocore.parsers import ResponseParserError
 
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients, publish
+from cert_audit.changes import changes_of, record_of
 from cert_audit.config import (
     ALL_CAS,
     DEFAULT_FLAGGED_STATUSES,
@@ -48,20 +54,24 @@ from cert_audit.config import (
     parse_ca_ids,
     parse_statuses,
 )
-from cert_audit.findings import CERTIFICATE_STATUS, finding_for
-from cert_audit.message import build_message, error_lines, fit_report, subject
+from cert_audit.findings import CERTIFICATE_STATUS, finding_id, iso_utc
+from cert_audit.message import build_message, changes_line, error_lines, fit_report, subject
 from cert_audit.observability import logger
+from cert_audit.report import SCHEMA_VERSION, with_changes, write_csv
 from cert_audit.scan import CaScan
 from cert_audit.suppressions import Suppression, SuppressionError, load_suppressions_file
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERRORS = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C (128 + SIGINT)
-FAIL_ON_CHOICES = ("findings", "errors", "never")
+FAIL_ON_CHOICES = ("findings", "new", "errors", "never")
 FORMATS = ("table", "json", "csv")
 # The table is for a person at a terminal; all findings are in --format csv or json.
 TABLE_FINDINGS_MAX = 50
-# The CSV's first columns are the engine's finding fields, in its order, whatever they become.
-FINDING_FIELDS = tuple(finding_for({"status": "ACTIVE"}, "", frozenset({"ACTIVE"})))
+GZIP_MAGIC = b"\x1f\x8b"
+BASELINE_FIX = (
+    "give the full JSON report of an earlier run of the same account and region (`cert-audit scan "
+    "--format json --output FILE`, or the function's archived reports/YYYY/MM/DD/<auditId>.json.gz)"
+)
 # The reachability check and the account lookup answer at once or not at all: botocore's
 # retries would turn an unreachable endpoint into a minute of silence.
 QUICK = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=15)
@@ -90,10 +100,12 @@ NO_CREDENTIALS = "no AWS credentials found: run `aws configure` (or `aws sso log
 EPILOG = f"""\
 exit codes:
   0    clean: the audit completed and --fail-on found nothing to fail on
-  1    findings: at least one certificate has a flagged status (--fail-on findings)
-  2    scan errors or bad usage: a CA could not be fully audited (--fail-on findings
-       or errors), or the command could not run at all: an invalid option, an unknown
-       profile, no credentials, an unreachable endpoint, a failed --publish; or no CA
+  1    findings: at least one certificate has a flagged status (--fail-on findings),
+       or at least one finding is new since --baseline (--fail-on new)
+  2    scan errors or bad usage: a CA could not be fully audited (--fail-on findings,
+       new or errors), or the command could not run at all: an invalid option, an
+       unknown profile, no credentials, an unreachable endpoint, a --baseline that is
+       not a whole report of this account and region, a failed --publish; or no CA
        was found to audit (wrong region or account), whatever --fail-on says
   130  interrupted (Ctrl-C): the CAs being scanned finish their page, the partial
        report is printed (unfinished CAs marked ScanIncomplete) and not published,
@@ -103,6 +115,9 @@ exit codes:
   findings  (default) 2 if any CA failed, else 1 if there is any finding, else 0.
             Scan errors win over findings: an audit that did not see every
             certificate cannot vouch for the fleet, whatever it found.
+  new       2 if any CA failed, else 1 if any finding is new (not in the --baseline
+            report, nor suppressed), else 0: a gate that passes an accepted backlog
+            and fails on what appeared since. Needs --baseline.
   errors    2 if any CA failed, else 0: findings are reported, not failed on.
   never     0 whenever the audit ran, whatever it found; bad usage is still 2.
 
@@ -113,6 +128,8 @@ examples:
     cert-audit scan --profile prod --region eu-west-1 --ca ID1 --ca ID2 --format csv --output findings.csv
   a CI gate (exit 1 on findings not accepted in suppressions.yaml, 2 on scan errors), keeping the report:
     cert-audit scan --fail-on findings --suppressions suppressions.yaml --format json --output audit.json
+  a CI gate on new findings only (exit 1 on a finding not in accepted.json, the report you accepted):
+    cert-audit scan --baseline accepted.json --fail-on new --format json --output audit.json
   re-run after an alert and send the result to the alert topic:
     cert-audit scan --publish arn:aws:sns:eu-west-1:123456789012:iot-cert-audit-alerts
 
@@ -183,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="JSON or YAML file of accepted findings: counted and listed apart, not failed on or alerted",
     )
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="an earlier run's JSON report (--format json, or the archived .json.gz) to compare with: "
+        "findings are marked new or not (isNew, firstSeen), and the report gains changes and resolvedFindings",
+    )
     scan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     scan.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
     scan.add_argument(
@@ -246,21 +269,29 @@ def version() -> str:
 
 
 def scan(args: argparse.Namespace) -> int:
-    config, suppressions, output = audit_inputs(args)
+    config, suppressions, output, baseline = audit_inputs(args)
     session = open_session(args.profile, args.region)
     iot, _ = make_clients(session, args.endpoint_url)
     check_reachable(session, args.endpoint_url)
+    account = account_id(session)
+    if baseline:
+        baseline.check_matches(account, iot.meta.region_name)
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     with quiet_logs():
         report = run_audit(
             iot,
             config,
-            account_id=account_id(session),
+            account_id=account,
             on_page=progress.on_page if progress else None,
             suppressions=suppressions,
         )
     if progress:
         progress.finish(report)
+    if baseline:
+        # The function's change rules: a CA that failed resolves nothing, a CA not audited is
+        # gone only if this run audited every CA and listed them all.
+        changes = changes_of(report, baseline.records, config.all_cas, iso_utc(datetime.now(UTC)))
+        report = with_changes(report, changes)
     text = FORMATTERS[args.format](report)
     if output:
         try:
@@ -307,11 +338,14 @@ def quiet_logs():
         handler.stream = stream
 
 
-def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppression], Path | None]:
-    """The engine's configuration, the suppressions and the output file from the options, every
-    invalid one named at once, before any AWS call."""
+def audit_inputs(
+    args: argparse.Namespace,
+) -> tuple[AuditConfig, list[Suppression], Path | None, Baseline | None]:
+    """The engine's configuration, the suppressions, the output file and the baseline from the
+    options, every invalid one named at once, before any AWS call."""
     problems: list[str] = []
     output = None
+    baseline = None
     for check in (
         lambda: check_region(args.region, "--region"),
         lambda: check_endpoint_url(args.endpoint_url),
@@ -354,9 +388,104 @@ def audit_inputs(args: argparse.Namespace) -> tuple[AuditConfig, list[Suppressio
             suppressions = load_suppressions_file(args.suppressions)
         except (SuppressionError, OSError) as error:
             problems.append(f"--suppressions: {error}")
+    if args.baseline:
+        try:
+            baseline = load_baseline(args.baseline)
+        except UsageError as error:
+            problems.append(str(error))
+    elif args.fail_on == "new":
+        # Without a baseline every finding is new: the gate would be --fail-on findings in disguise.
+        problems.append(
+            "--fail-on new: needs --baseline FILE, the report to compare with (without one every finding "
+            "is new); make one with `cert-audit scan --fail-on never --format json --output FILE`, "
+            "or use --fail-on findings"
+        )
     if problems:
         raise UsageError("; ".join(problems))
-    return dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged), suppressions, output
+    config = dataclasses.replace(base, ca_certificate_ids=ca_ids, flagged_statuses=flagged)
+    return config, suppressions, output, baseline
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An earlier run's report, as the open findings it had (changes.py's records)."""
+
+    path: str
+    account_id: str | None
+    region: str | None
+    records: list[dict]
+
+    def check_matches(self, account: str | None, region: str | None) -> None:
+        """A finding's identity includes its account and region: another's report would resolve
+        every finding it has and make every one of this run new."""
+        if (self.account_id, self.region) == (account, region):
+            return
+        if account is None and self.account_id:
+            raise UsageError(
+                f"--baseline: {self.path!r} is a report of account {self.account_id}, and this run's account is "
+                "unknown (STS GetCallerIdentity failed), so its findings cannot be matched; let the credentials "
+                "call STS (or set AWS_ENDPOINT_URL_STS), or run without --baseline"
+            )
+        raise UsageError(
+            f"--baseline: {self.path!r} is a report of account {self.account_id or 'unknown'}, region "
+            f"{self.region}, and this run audits account {account or 'unknown'}, region {region}; "
+            "give a report of the same account and region, or the --profile and --region it was made with"
+        )
+
+
+def load_baseline(path: str) -> Baseline:
+    """The report in `path` (JSON, gzip-compressed or not: the archive's .json.gz as downloaded),
+    checked to be a whole report of schema 1. Its findings are open records, its suppressed
+    findings suppressed ones. A report from before findingId existed gets the IDs the engine
+    would have given its findings (from the report's account and region); one from before
+    firstSeen existed was first seen, at the latest, when that run started."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"--baseline: cannot read {path!r} ({error.strerror}); {BASELINE_FIX}") from None
+    try:
+        if data[:2] == GZIP_MAGIC:
+            data = gzip.decompress(data)
+        report = json.loads(data.decode("utf-8-sig"))
+    except (OSError, EOFError, zlib.error) as error:
+        raise UsageError(f"--baseline: {path!r} is not readable gzip ({error}); {BASELINE_FIX}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--baseline: {path!r} is not UTF-8 text; {BASELINE_FIX}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"--baseline: {path!r} is not JSON ({error.msg}, line {error.lineno}); {BASELINE_FIX}"
+        ) from None
+    problem = baseline_problem(report)
+    if problem:
+        raise UsageError(f"--baseline: {path!r} {problem}; {BASELINE_FIX}")
+    account, region = report.get("accountId"), report.get("region")
+    records: dict[str, dict] = {}
+    try:
+        for key, suppressed in (("findings", False), ("suppressedFindings", True)):
+            for finding in report.get(key) or ():
+                finding = {**finding}
+                finding["findingId"] = finding.get("findingId") or finding_id(account, region, finding)
+                finding["firstSeen"] = finding.get("firstSeen") or report["startedAt"]
+                records.setdefault(finding["findingId"], record_of(finding, suppressed))
+    except (KeyError, TypeError, AttributeError):
+        raise UsageError(
+            f"--baseline: {path!r} has a finding without its type, caCertificateId and certificateId; {BASELINE_FIX}"
+        ) from None
+    return Baseline(path, account, region, list(records.values()))
+
+
+def baseline_problem(report: object) -> str | None:
+    """Why `report` cannot serve as a baseline, or None."""
+    if not isinstance(report, dict) or "schemaVersion" not in report:
+        return "is not an audit report (no schemaVersion)"
+    if report["schemaVersion"] != SCHEMA_VERSION:
+        return f"is a report of schema version {report['schemaVersion']!r}; this cert-audit reads {SCHEMA_VERSION}"
+    if not isinstance(report.get("findings"), list) or not isinstance(report.get("startedAt"), str):
+        return "has no findings list (the function's invocation result leaves them out)"
+    omitted = (report.get("findingsOmitted") or 0) + (report.get("suppressedFindingsOmitted") or 0)
+    if report.get("findingsTruncated") or omitted:
+        return f"is a report cut to fit one SNS message ({omitted:,} findings left out, which would all count as new)"
+    return None
 
 
 def check_region(region: str | None, source: str) -> None:
@@ -518,6 +647,8 @@ def exit_code(report: dict, fail_on: str) -> int:
         return EXIT_ERRORS
     if fail_on == "findings" and summary["findings"]:
         return EXIT_FINDINGS
+    if fail_on == "new" and (report["changes"] or {}).get("new"):
+        return EXIT_FINDINGS
     return EXIT_CLEAN
 
 
@@ -597,19 +728,37 @@ def as_table(report: dict) -> str:
         lines += ["", "Scan errors (not everything was audited as asked)"]
         lines += error_lines(report)
     findings = report["findings"]
+    compared = report["changes"] is not None  # with --baseline
+    if compared:
+        lines += ["", f"Since the baseline: {changes_line(report)}"]
     if findings:
-        lines += ["", f"Findings (worst first): {len(findings):,}"]
+        headers = ["Severity", "Finding", "Certificate ID", "CA", "Created"]
+        if compared:  # what is new first, so that the 50 rows shown never hide it
+            findings = sorted(findings, key=lambda f: not f["isNew"])
+            headers.insert(0, "New")
+        lines += ["", f"Findings ({'new first, then ' if compared else ''}worst first): {len(findings):,}"]
         rows = [
-            [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
+            (["yes" if f["isNew"] else ""] if compared else [])
+            + [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
             for f in findings[:TABLE_FINDINGS_MAX]
         ]
-        lines += text_table(["Severity", "Finding", "Certificate ID", "CA", "Created"], rows)
+        lines += text_table(headers, rows)
         if len(findings) > TABLE_FINDINGS_MAX:
             lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
     elif not report["cas"] and not report["errors"]:
         lines += ["", "No CA found in this account and region: nothing was audited."]
     elif not failed:
         lines += ["", "No findings: nothing the audit checks needs attention."]
+    resolved = report["resolvedFindings"]
+    if resolved:
+        lines += ["", f"Resolved since the baseline (open then, gone now): {len(resolved):,}"]
+        rows = [
+            [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], (f["firstSeen"] or "")[:10]]
+            for f in resolved[:TABLE_FINDINGS_MAX]
+        ]
+        lines += text_table(["Severity", "Finding", "Certificate ID", "CA", "Open since"], rows)
+        if len(resolved) > TABLE_FINDINGS_MAX:
+            lines.append(f"... and {len(resolved) - TABLE_FINDINGS_MAX:,} more: use --format json (resolvedFindings)")
     if summary["suppressedFindings"]:
         lines.append(f"{summary['suppressedFindings']:,} findings suppressed (see --format json, suppressedFindings).")
     if report["expiredSuppressions"]:
@@ -627,12 +776,9 @@ def as_json(report: dict) -> str:
 
 
 def as_csv(report: dict) -> str:
-    # Some finding types add fields of their own (a CA's notAfter, a certificate's age): columns too.
-    extra = {key: None for finding in report["findings"] for key in finding if key not in FINDING_FIELDS}
+    """The findings as the archive writes them beside each report (report.write_csv)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*FINDING_FIELDS, *extra], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(report["findings"])
+    write_csv(report["findings"], buffer)
     return buffer.getvalue()
 
 

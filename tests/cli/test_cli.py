@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 import cert_audit
-from cert_audit import cli, scan
+from cert_audit import cli, report, scan
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients
 from cert_audit.config import load_config
@@ -91,8 +91,8 @@ def test_csv_gives_fields_of_other_finding_types_their_own_columns(backend, run)
     # Then the extra fields are columns after the common ones, empty where a finding lacks them
     rows = list(csv.DictReader(io.StringIO(out)))
     header = out.splitlines()[0].split(",")
-    assert header[: len(cli.FINDING_FIELDS)] == list(cli.FINDING_FIELDS)
-    assert header.index("notAfter") + 1 == header.index("daysToExpiry") > len(cli.FINDING_FIELDS)
+    assert header[: len(report.FINDING_FIELDS)] == list(report.FINDING_FIELDS)
+    assert header.index("notAfter") + 1 == header.index("daysToExpiry") > len(report.FINDING_FIELDS)
     expiring = next(row for row in rows if row["type"] == "CA_CERTIFICATE_EXPIRING")
     revoked = next(row for row in rows if row["status"] == "REVOKED")
     assert expiring["daysToExpiry"] == "30" and expiring["certificateId"] == ca
@@ -240,10 +240,20 @@ def test_rate_limit_reaches_the_engine(two_cas, run, monkeypatch):
 
 
 @pytest.mark.parametrize("fail_on", cli.FAIL_ON_CHOICES)
-def test_an_account_without_cas_is_not_a_clean_pass(backend, run, fail_on):
-    # Given an account and region without any CA (a wrong region, an empty account)
+def test_an_account_without_cas_is_not_a_clean_pass(backend, run, tmp_path, fail_on):
+    # Given an account and region without any CA (a wrong region, an empty account), and for
+    # --fail-on new a baseline of it without findings
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(
+        json.dumps(
+            {"schemaVersion": 1, "accountId": ACCOUNT, "region": REGION, "startedAt": "2026-01-05T08:00:00Z"}
+            | {"findings": [], "suppressedFindings": []}
+        )
+    )
+    compared = ["--baseline", str(baseline)] if fail_on == "new" else []
+
     # When the CLI audits every CA, whatever --fail-on says
-    code, out, err = run("--fail-on", fail_on)
+    code, out, err = run("--fail-on", fail_on, *compared)
 
     # Then it says what was audited, and exits 2 rather than "nothing needs attention"
     assert code == 2
