@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cert_audit.config import ConfigError, ca_ids_from_event, load_config
+from cert_audit.config import ConfigError, ca_ids_from_event, load_config, notify_from_event
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:alerts"
 CA = "a" * 64
@@ -207,16 +207,30 @@ def test_the_optional_settings_are_read_and_trimmed():
         METRICS_DETAIL=" TOTALS",
         SUPPRESSIONS_PARAMETER=" /iot-cert-audit/suppressions ",
         RUN_LOCK_TABLE_NAME=" audit-lock ",
+        STATE_TABLE_NAME=" audit-state ",
+        REPORT_BUCKET_NAME=" audit-reports ",
+        EVENT_BUS_NAME=" audit-bus ",
     )
 
     # Then each is used, trimmed (choices in lower case)
     assert (config.notify_on, config.metrics_detail) == ("always", "totals")
     assert (config.suppressions_parameter, config.run_lock_table) == ("/iot-cert-audit/suppressions", "audit-lock")
+    assert (config.state_table, config.report_bucket, config.event_bus) == ("audit-state", "audit-reports", "audit-bus")
+
+
+OPTIONAL_NAMES = (
+    "SUPPRESSIONS_PARAMETER",
+    "RUN_LOCK_TABLE_NAME",
+    "STATE_TABLE_NAME",
+    "REPORT_BUCKET_NAME",
+    "EVENT_BUS_NAME",
+)
 
 
 def test_optional_settings_left_out_or_blank_are_off():
-    for config in (config_with(), config_with(SUPPRESSIONS_PARAMETER=" ", RUN_LOCK_TABLE_NAME=" ")):
-        assert (config.suppressions_parameter, config.run_lock_table) == (None, None)
+    for config in (config_with(), config_with(**dict.fromkeys(OPTIONAL_NAMES, " "))):
+        optional = (config.suppressions_parameter, config.run_lock_table, config.state_table, config.report_bucket)
+        assert optional == (None, None, None, None) and config.event_bus is None
     assert (config_with().notify_on, config_with().metrics_detail) == ("findings", "ca")
 
 
@@ -261,3 +275,41 @@ def test_an_on_demand_event_names_its_cas_and_anything_else_audits_the_configure
     assert ca_ids_from_event({}) is None
     assert ca_ids_from_event({"source": "aws.scheduler", "caCertificateId": "ignored"}) is None
     assert ca_ids_from_event("not a mapping") is None
+
+
+def test_two_misspelt_keys_get_a_hint_each():
+    with pytest.raises(ConfigError) as error:
+        ca_ids_from_event({"caCertificateId": [CA], "caCertificateID": [CA]})
+    assert str(error.value).startswith(
+        "event: unknown key 'caCertificateID', 'caCertificateId' (did you mean 'caCertificateIds'?)"
+        " (did you mean 'caCertificateIds'?); "
+    )
+
+
+@pytest.mark.parametrize(
+    "event, notify",
+    [
+        ({"notify": " Always "}, "always"),
+        ({"notify": "findings", "caCertificateIds": [CA]}, "findings"),
+        ({"caCertificateIds": [CA]}, None),
+        ({}, None),
+        ({"source": "aws.scheduler", "notify": "always"}, None),  # an AWS event is never read for options
+        (["notify"], None),
+    ],
+)
+def test_an_on_demand_event_may_choose_when_to_notify(event, notify):
+    assert notify_from_event(event) == notify
+
+
+@pytest.mark.parametrize("value", ["never", 1, None, "ALWAYS!"])
+def test_an_on_demand_notify_that_is_not_a_choice_is_rejected_before_anything_runs(value):
+    # Given an event whose notify is not one of the choices
+    event = {"notify": value, "caCertificateIds": [CA]}
+
+    # Then reading either option of the event fails, naming the value and the choices
+    for read in (notify_from_event, ca_ids_from_event):
+        with pytest.raises(ConfigError) as error:
+            read(event)
+        message = str(error.value)
+        assert message.startswith(f"event.notify: {value!r} is not allowed; choose one of ")
+        assert {"findings", "always"} <= set(message.split("choose one of ")[1].split(", "))
