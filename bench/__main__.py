@@ -1,7 +1,7 @@
 """The benchmark's one command: run the scenarios, judge the targets, write RESULTS.md and the plot.
 
     .venv/bin/python -m bench --quick   # seconds: the same shape at scaled-down sizes
-    .venv/bin/python -m bench           # the issue's sizes (about 15 minutes on 2 cores)
+    .venv/bin/python -m bench           # the issue's sizes (about 30 minutes on 2 cores, the memory group included)
 
 Run from the repository root. The AWS CLI is installed into bench/.venv-awscli on first use.
 """
@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import memory as memory_group
 from bench import scenarios
 from bench.plot import plot
 from bench.report import engine_version, machine, versions, write_results
@@ -25,13 +26,16 @@ from bench.targets import judge
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def render(out: Path, rows: list[Row], meta: dict) -> list:
-    """Judge the targets and write RESULTS.md and the plot from a run's rows and facts."""
+MEMORY = "memory"  # the state and archive at scale (bench/memory.py), apart from the scan's scenarios
+
+
+def render(out: Path, rows: list[Row], meta: dict, memory: dict | None = None) -> list:
+    """Judge the targets and write RESULTS.md and the plot from a run's rows and facts (and the memory group's)."""
     verdicts = judge(rows, scenarios.SIZE_NAMES[meta["mode"]])
     plot(rows, out / "results.png", f"IoT certificate audit benchmark ({meta['mode']} run)")
     before_file = out / "results-before.json"  # the run before the engine's profile-driven changes
     before = json.loads(before_file.read_text()) if before_file.exists() else None
-    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png", before=before)
+    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png", before=before, memory=memory)
     for verdict in verdicts:
         outcome = {True: "pass", False: "FAIL", None: "not measured"}[verdict.passed]
         print(f"{outcome:>12}  {verdict.target}: {verdict.measured}")
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=scenarios.GROUPS,
+        choices=(*scenarios.GROUPS, MEMORY),
         help="run one group of scenarios again and replace its rows in results.json",
     )
     args = parser.parse_args(argv)
@@ -59,10 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerender:
         saved = json.loads((out / "results.json").read_text())
         rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
-        render(out, rows, saved["meta"])
+        render(out, rows, saved["meta"], saved.get(MEMORY))
         return 0
     mode = "quick" if args.quick else "full"
-    meta = run_facts(mode, command="python -m bench" + (" --quick" if args.quick else ""))
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    if args.only == MEMORY:  # keep every scan row, replace the memory group's figures
+        saved = json.loads((out / "results.json").read_text())
+        saved[MEMORY] = run_memory(mode, f"{command} --only {MEMORY}")
+        (out / "results.json").write_text(json.dumps(saved, indent=1))
+        rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
+        print()
+        render(out, rows, saved["meta"], saved[MEMORY])
+        return 0 if all(point["correct"] for point in saved[MEMORY]["points"]) else 1
+    meta = run_facts(mode, command=command)
     chosen = scenarios.quick() if args.quick else scenarios.full()
     if args.only:
         chosen = [scenario for scenario in chosen if scenario.group == args.only]
@@ -77,10 +90,25 @@ def main(argv: list[str] | None = None) -> int:
         kept = [Row.from_dict(row) for row in saved["rows"] if row["group"] != args.only]
         rerun = saved["meta"].get("rerun", []) + [{"group": args.only, **meta}]
         rows, meta = kept + rows, {**saved["meta"], "rerun": rerun}
-    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [r.as_dict() for r in rows]}, indent=1))
+        memory = saved.get(MEMORY)
+    else:
+        memory = run_memory(mode, command)
+    results = {"meta": meta, "rows": [r.as_dict() for r in rows]} | ({MEMORY: memory} if memory else {})
+    (out / "results.json").write_text(json.dumps(results, indent=1))
     print()
-    render(out, rows, meta)
-    return 1 if any(not r.correct for r in rows) else 0
+    render(out, rows, meta, memory)
+    wrong = any(not r.correct for r in rows) or any(not point["correct"] for point in (memory or {}).get("points", []))
+    return 1 if wrong else 0
+
+
+def run_memory(mode: str, command: str) -> dict:
+    """The memory group at the mode's size, with the facts RESULTS.md states about its run."""
+    facts = run_facts(mode, command)
+    clock = time.perf_counter()
+    open_findings = memory_group.QUICK_OPEN if mode == "quick" else memory_group.FULL_OPEN
+    figures = memory_group.run_group(open_findings, log=lambda line: print(line, flush=True))
+    facts.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
+    return figures | {"meta": facts}
 
 
 def run_facts(mode: str, command: str) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.memory import section as memory_section
 from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
 from bench.run import Row
 from bench.scenarios import LATENCY, OURS, QUOTA, SHARE, SIZE, SIZE_NAMES
@@ -248,7 +249,14 @@ def before_after(rows: list[Row], before: dict | None) -> list[str]:
 
 
 def write_results(
-    path: Path, rows: list[Row], verdicts: list[Verdict], meta: dict, *, plot_name: str, before: dict | None = None
+    path: Path,
+    rows: list[Row],
+    verdicts: list[Verdict],
+    meta: dict,
+    *,
+    plot_name: str,
+    before: dict | None = None,
+    memory: dict | None = None,
 ) -> None:
     sizes = SIZE_NAMES[meta["mode"]]
     size_note = ", ".join(f"{name} = {n:,}" for name, n in sizes.items())
@@ -301,6 +309,7 @@ def write_results(
     lines += share_section([r for r in rows if r.group == SHARE])
     lines += before_after(rows, before)
     lines += sizing(rows)
+    lines += memory_section(memory)
     lines += [
         "## How to read this",
         "",
