@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -38,7 +39,8 @@ def console_url(bucket: str, key: str, region: str | None, partition: str = "aws
 def _gzipped(write) -> Iterator[BinaryIO]:
     """A temporary file holding what `write(stream)` wrote, gzip-compressed."""
     with tempfile.TemporaryFile() as body:
-        with gzip.GzipFile(fileobj=body, mode="wb", mtime=0) as compressed:
+        # Level 6 (zlib's default), not gzip's 9: 2.5x less CPU for about a sixth more bytes.
+        with gzip.GzipFile(fileobj=body, mode="wb", mtime=0, compresslevel=6) as compressed:
             write(compressed)
         yield body
 
@@ -58,13 +60,33 @@ def _put(s3, bucket: str, key: str, body: BinaryIO, content_type: str, deadline:
     )
 
 
+# Findings encoded at a time: json.dumps runs in C, json.dump's streaming encoder in Python (the
+# bench measured 75 CPU-seconds for a million findings that way).
+CHUNK = 1000
+
+
+def write_report_json(report: dict, text) -> None:
+    """The report as compact JSON, its findings encoded a chunk at a time, never as one string."""
+    marker = f"findings-{uuid.uuid4()}"
+    before, after = json.dumps({**report, "findings": marker}, separators=(",", ":")).split(f'"{marker}"')
+    text.write(before + "[")
+    findings = report["findings"]
+    for start in range(0, len(findings), CHUNK):
+        text.write(("," if start else "") + ",".join(map(_compact, findings[start : start + CHUNK])))
+    text.write("]" + after)
+
+
+def _compact(item: dict) -> str:
+    return json.dumps(item, separators=(",", ":"))
+
+
 def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition: str = "aws") -> dict:
     """Write the report and its findings CSV; returns {"reportUri", "reportConsoleUrl"}."""
     key = report_key(report, "json")
 
     def write_json(compressed) -> None:
         with io.TextIOWrapper(compressed, encoding="utf-8") as text:
-            json.dump(report, text, separators=(",", ":"))
+            write_report_json(report, text)
 
     def write_findings(compressed) -> None:
         with io.TextIOWrapper(compressed, encoding="utf-8", newline="") as text:
