@@ -41,13 +41,13 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 
-# From the measurements (bench/RESULTS.md, "Sizing and scale"): the function holds the
-# findings and per-CA counters, never the fleet, so memory grows with findings only, about
-# 0.8 KB each over a ~75 MB base (146 MB at 100,000 findings); fitting the SNS message adds
-# under 2 MB. The bench's 512 MB covers its 100,000 findings; 1024 MB holds over a million
-# (one invocation scans ~2M certificates, and a mass revocation can flag most of them), and
-# its CPU share (~0.58 vCPU) is well above what reading pages at the IoT quota needs.
-MEMORY_MB = 1024
+# From the measurements (bench/RESULTS.md, "Sizing and scale" and "Memory"): the function holds
+# the findings and per-CA counters, never the fleet, so memory grows with findings only, about
+# 0.86 KB each over a ~75 MB base; comparing them with the state of the last run adds about
+# 0.5 KB per open finding while the state is read (a million open findings peaked at 1.4 GB).
+# 2048 MB holds a million open findings with room to spare, and its CPU share (about 1.15
+# vCPU) shortens the diff and the archive, which are CPU-bound, in the time reserve.
+MEMORY_MB = 2048
 # Lambda's maximum, so a large fleet gets every second there is. The engine stops asking
 # for pages 60 s before the timeout (TIME_RESERVE_MS) to report what it has, so a run
 # that cannot finish still reports and still publishes its findings.

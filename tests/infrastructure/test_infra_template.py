@@ -79,7 +79,7 @@ def test_function_runs_the_handler_on_the_newest_powertools_runtime(synth):
     assert function["Handler"] == "cert_audit.handler.lambda_handler"
     assert function["Runtime"] == "python3.14"
     assert function["Architectures"] == ["arm64"]
-    assert function["MemorySize"] == 1024
+    assert function["MemorySize"] == 2048
     assert function["Timeout"] == 900
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"] == {"LogGroup": {"Ref": LOG_GROUP}}
