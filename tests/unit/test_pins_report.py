@@ -1,0 +1,67 @@
+"""The report's run-level errors and its CSV form, as subscribers and spreadsheets read them
+(issue 9, mutation run)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from cert_audit.findings import finding_for
+from cert_audit.report import add_error, build_report, write_csv
+from cert_audit.scan import CaScan
+
+CA = "a" * 64
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def report_of(scans: list[CaScan], errors: list[dict] = ()) -> dict:
+    return build_report(
+        scans,
+        flagged=frozenset({"REVOKED"}),
+        audit_id="id",
+        account_id="123456789012",
+        region="eu-west-1",
+        started_at="s",
+        finished_at="f",
+        now=NOW,
+        errors=list(errors),
+    )
+
+
+def test_a_run_level_error_is_listed_and_counted():
+    # Given a report that already carries the suppressions' error
+    report = report_of([CaScan(CA)], [{"source": "suppressions", "code": "InvalidSuppressions", "message": "m"}])
+
+    # When a later step (the state table, the archive) records its own problem
+    add_error(report, "state", "AccessDeniedException", "State table iot-audit-state: denied")
+
+    # Then both are listed, in order, and the summary counts both
+    assert report["errors"][1] == {
+        "source": "state",
+        "code": "AccessDeniedException",
+        "message": "State table iot-audit-state: denied",
+    }
+    assert report["summary"]["errors"] == 2
+
+
+def test_findings_as_csv_have_a_header_and_unix_line_ends():
+    # Given one REVOKED finding
+    certificate = {
+        "certificateArn": f"arn:aws:iot:eu-west-1:123456789012:cert/{'c' * 64}",
+        "certificateId": "c" * 64,
+        "status": "REVOKED",
+        "certificateMode": "DEFAULT",
+        "creationDate": datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+    }
+    finding = finding_for(certificate, CA, frozenset({"REVOKED"}))
+
+    # When it is written as CSV
+    stream = io.StringIO()
+    write_csv([finding], stream)
+
+    # Then there is a header line and one line per finding, each ending in \n alone
+    text = stream.getvalue()
+    assert "\r" not in text and text.endswith("\n")
+    header, line = text.splitlines()
+    assert header.split(",")[:3] == ["type", "caCertificateId", "certificateId"]
+    assert line.startswith(f"CERTIFICATE_STATUS,{CA},{'c' * 64},")
