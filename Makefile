@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # jsii prints an end-of-life banner on Node 20; users need not see it on every synth.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process.versions.node.split(".")[0]')
 
-.PHONY: dev demo test lint bench bench-quick synth deploy clean
+.PHONY: dev demo test lint bench bench-quick mutation synth deploy clean
 
 # The venv is rebuilt whenever the pinned requirements or the CLI pin change.
 $(BIN)/.installed: requirements.txt pyproject.toml package.json
@@ -32,6 +32,32 @@ bench: dev
 
 bench-quick: dev
 	PYTHONPATH=lambda:. $(BIN)/python -m bench --quick
+
+# Mutation testing of the core modules (docs/mutation.md; ~1 h on 2 cores, not part of `make test`).
+# mutmut names mutants after file paths and strips only `src/`, so it runs in build/mutation, where
+# src/cert_audit is lambda/cert_audit; each run starts afresh, as cached verdicts outlive test changes.
+# A subset: make mutation MUTANTS='cert_audit.config*'
+MUTATION := build/mutation
+define MUTATION_SCORE
+import json, pathlib
+from mutmut.stats import status_by_exit_code as status
+print("module           killed/total  score")
+for meta in sorted(pathlib.Path("mutants/src/cert_audit").glob("*.py.meta")):
+    codes = [status[c] for c in json.loads(meta.read_text())["exit_code_by_key"].values()]
+    tried = [c for c in codes if c not in ("not checked", "skipped")]
+    killed = sum(c in ("killed", "timeout", "segfault") for c in tried)
+    if tried:
+        print(f"{meta.name[:-8]:16} {killed:>5}/{len(tried):<5}  {killed / len(tried):6.1%}")
+endef
+export MUTATION_SCORE
+mutation: dev
+	rm -rf $(MUTATION) && mkdir -p $(MUTATION)/src
+	ln -s ../../../lambda/cert_audit $(MUTATION)/src/cert_audit
+	ln -s ../../tests $(MUTATION)/tests
+	ln -s ../../pyproject.toml $(MUTATION)/pyproject.toml
+	cd $(MUTATION) && ../../$(BIN)/mutmut run --max-children 2 $(MUTANTS) > mutmut.log 2>&1 \
+		|| { tail -40 mutmut.log; exit 1; }
+	cd $(MUTATION) && ../../$(BIN)/mutmut results && ../../$(BIN)/python -c "$$MUTATION_SCORE"
 
 synth: dev
 	PATH=$(CURDIR)/$(BIN):$$PATH npx cdk synth
