@@ -295,3 +295,32 @@ def test_a_findings_id_stays_what_earlier_versions_stored(account, region, certi
 
     # Then this version gives it the same ID, or every open finding would look new after an upgrade
     assert finding_id(account, region, finding) == expected
+
+
+def test_a_finding_carries_the_certificate_as_the_api_gave_it():
+    # Given a REVOKED certificate as ListCertificatesByCA lists it
+    listed = certificate("REVOKED", datetime(2024, 5, 1, 12, 0, tzinfo=UTC), "c" * 64)
+
+    # When it is classified, Then the finding has every field of the report's contract
+    assert finding_for(listed, CA, ALL_STATUSES) == {
+        "type": "CERTIFICATE_STATUS",
+        "caCertificateId": CA,
+        "certificateId": "c" * 64,
+        "certificateArn": f"arn:aws:iot:eu-west-1:123456789012:cert/{'c' * 64}",
+        "status": "REVOKED",
+        "certificateMode": "DEFAULT",
+        "creationDate": "2024-05-01T12:00:00Z",
+        "severity": "LOW",
+        "reason": "Certificate is REVOKED and can no longer connect; delete it to keep the registry clean.",
+    }
+
+
+def test_an_age_finding_carries_the_certificate_too():
+    listed = certificate("ACTIVE", NOW - timedelta(days=400), "d" * 64)
+    [finding] = scan_with_age_limit([listed]).findings
+    assert {key: finding[key] for key in ("certificateArn", "certificateMode", "status", "certificateId")} == {
+        "certificateArn": listed["certificateArn"],
+        "certificateMode": "DEFAULT",
+        "status": "ACTIVE",
+        "certificateId": "d" * 64,
+    }
