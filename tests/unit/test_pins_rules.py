@@ -324,3 +324,12 @@ def test_an_age_finding_carries_the_certificate_too():
         "status": "ACTIVE",
         "certificateId": "d" * 64,
     }
+
+
+def test_a_severity_unknown_to_this_version_sorts_after_the_known_ones():
+    # Given a finding whose severity this version does not know (a newer writer's, say) and a LOW one
+    unknown = {**finding_of_severity("LOW", "1" * 64), "severity": "SEVERE"}
+    low = finding_of_severity("LOW", "2" * 64)
+
+    # Then ordering does not fail, and the known severity comes first
+    assert [f["certificateId"][0] for f in worst_first([unknown, low])] == ["2", "1"]
