@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from cert_audit.config import ALL_CAS
 from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, worst_first
+from cert_audit.report import FINDING_FIELDS
 
 # CA-level findings that need only the CA's description to be seen gone; every other finding
 # needs its CA scanned to the end (CA_NOT_ACTIVE counts the CA's ACTIVE certificates).
@@ -38,6 +39,8 @@ class Scope:
 
     def can_see_gone(self, record: dict) -> bool:
         ca = record["caCertificateId"]
+        if ca is None or record["type"] is None:  # an unreadable record: where it was is unknown
+            return False
         if ca not in self.audited:
             return self.every_ca_listed
         return ca in (self.described if record["type"] in DESCRIBE_ONLY else self.complete)
@@ -71,23 +74,37 @@ def record_of(finding: dict, suppressed: bool) -> dict:
 
 
 def finding_of(record: dict) -> dict:
-    """The finding a record holds (the state keeps it as JSON text until it is needed)."""
+    """The finding a record holds (the state keeps it as JSON text until it is needed); one
+    that is missing or not a JSON object is rebuilt from the record's own fields (every field a
+    finding has is there, None where unknown)."""
     finding = record["finding"]
-    return json.loads(finding) if isinstance(finding, str) else finding
+    if isinstance(finding, str):
+        try:
+            finding = json.loads(finding)
+        except ValueError:
+            finding = None
+    known = {key: record.get(key) for key in ("findingId", "caCertificateId", "type", "status", "severity")}
+    return {**dict.fromkeys(FINDING_FIELDS), **known, **(finding if isinstance(finding, dict) else {})}
 
 
 def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dict], scope: Scope, now: str) -> Changes:
     """Mark each finding's `firstSeen` and `isNew` (in place) and work out what changed.
 
-    `previous` is read once, as a stream: only the records that change are kept."""
+    `previous` is read once, as a stream: only the records that change are kept. A record read
+    twice counts once (unless its finding is neither open now nor gone: those are not kept).
+    A record with a field missing (`unreadable`) is rewritten if its finding is open now."""
     current = {finding["findingId"]: finding for finding in findings}
     quiet = {finding["findingId"]: finding for finding in suppressed}
     changes = Changes()
     oldest = []
+    gone = set()
     for record in previous:
         finding_id = record["findingId"]
         finding = current.get(finding_id) or quiet.get(finding_id)
+        if finding_id in gone or (finding is not None and "isNew" in finding):
+            continue  # the same record again
         if finding is None and scope.can_see_gone(record):
+            gone.add(finding_id)
             changes.deletes.append(finding_id)
             if not record["suppressed"]:
                 changes.resolved.append({**finding_of(record), "firstSeen": record["firstSeen"], "resolvedAt": now})
@@ -95,13 +112,15 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
         if finding is None:  # its CA could not be checked this time: it stays as it was
             still_open = not record["suppressed"]
         else:
-            finding.update(firstSeen=record["firstSeen"], isNew=False)
+            finding.update(firstSeen=record["firstSeen"] or now, isNew=False)
             still_open = finding_id in current
-            if still_open == record["suppressed"] or any(finding.get(key) != record.get(key) for key in TRACKED):
+            changed = any(finding.get(key) != record.get(key) for key in TRACKED)
+            if still_open == record["suppressed"] or changed or record.get("unreadable"):
                 changes.writes.append(record_of(finding, not still_open))
         if still_open:
             changes.ongoing += 1
-            oldest.append(record["firstSeen"])
+            if first_seen := (finding or record)["firstSeen"]:
+                oldest.append(first_seen)
     for finding_id, finding in {**quiet, **current}.items():
         if "isNew" not in finding:
             is_new = finding_id in current

@@ -9,6 +9,7 @@ out are counted, never silently dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from cert_audit.calls import RETRY_ATTEMPTS, Deadline, backoff_s, call
@@ -19,8 +20,9 @@ BATCH_MAX = 10  # PutEvents' limit
 SENDERS = 4  # batches in flight at once
 
 
-def entries(changes, audit_id: str, bus: str) -> list[dict]:
-    """One entry per change: NEW for each new finding, RESOLVED for each resolved one."""
+def entries(changes, audit_id: str, bus: str, held: Collection[str] = ()) -> list[dict]:
+    """One entry per change: NEW for each new finding, RESOLVED for each resolved one; none
+    for the findings in `held` (their change was not recorded, so the next run finds it again)."""
     return [
         {
             "Source": SOURCE,
@@ -31,6 +33,7 @@ def entries(changes, audit_id: str, bus: str) -> list[dict]:
         }
         for change, findings in (("NEW", changes.new), ("RESOLVED", changes.resolved))
         for finding in findings
+        if finding["findingId"] not in held
     ]
 
 

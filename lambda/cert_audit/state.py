@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from cert_audit.aws import PagingLoop, error_of
 from cert_audit.calls import RETRY_ATTEMPTS, Deadline, backoff_s, call
 
 BATCH_MAX = 25  # BatchWriteItem's limit
@@ -19,29 +20,60 @@ WRITERS = 4  # batches in flight at once
 
 
 class StateWriteError(Exception):
-    """Some writes were still unprocessed after every retry; the message says how many."""
+    """Some writes were still unprocessed after every retry; the message says how many,
+    `unwritten` which findings, `cause` the error of a failed batch (None: unprocessed)."""
+
+    def __init__(self, message: str, unwritten: set[str], cause: Exception | None):
+        super().__init__(message)
+        self.unwritten = unwritten
+        self.cause = cause
 
 
-def read_open(dynamodb, table: str, deadline: Deadline) -> Iterator[dict]:
+def read_open(dynamodb, table: str, deadline: Deadline, unreadable: list[str] | None = None) -> Iterator[dict]:
     """Every open finding's record (see changes.py), page by page. The `finding` stays JSON
-    text until someone needs it (changes.finding_of), so a million records cost no parsing."""
+    text until someone needs it (changes.finding_of), so a million records cost no parsing.
+
+    A record without a readable findingId is skipped; one with some other field missing is
+    passed on with that field None and `unreadable` set. Each is described in `unreadable`,
+    so the run can say so. A LastEvaluatedKey seen before raises PagingLoop."""
     request = {"TableName": table}
+    seen_keys = set()
     while True:
         page = call(dynamodb.scan, deadline, **request)
         for item in page.get("Items", []):
-            yield {
-                "findingId": item["findingId"]["S"],
-                "firstSeen": item["firstSeen"]["S"],
-                "caCertificateId": item["caCertificateId"]["S"],
-                "type": item["type"]["S"],
-                "status": item.get("status", {}).get("S"),
-                "severity": item.get("severity", {}).get("S"),
-                "suppressed": item.get("suppressed", {}).get("BOOL", False),
-                "finding": item["finding"]["S"],
-            }
+            record = _record(item)
+            if record is None or record.get("unreadable"):
+                problem = record["unreadable"] if record else "findingId missing or not a string"
+                if unreadable is not None:
+                    unreadable.append(f"{record['findingId'] if record else 'a record'}: {problem}")
+                if record is None:
+                    continue
+            yield record
         if "LastEvaluatedKey" not in page:
             return
+        key = json.dumps(page["LastEvaluatedKey"], sort_keys=True, default=str)
+        if key in seen_keys:
+            raise PagingLoop(f"Scan of {table} returned LastEvaluatedKey {key[:80]} a second time")
+        seen_keys.add(key)
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+REQUIRED = ("firstSeen", "caCertificateId", "type", "finding")
+
+
+def _record(item: dict) -> dict | None:
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return value.get("S") if isinstance(value, dict) and isinstance(value.get("S"), str) else None
+
+    if not text("findingId"):
+        return None
+    record = {name: text(name) for name in ("findingId", *REQUIRED, "status", "severity")}
+    suppressed = item.get("suppressed")
+    record["suppressed"] = isinstance(suppressed, dict) and suppressed.get("BOOL") is True
+    if missing := [name for name in REQUIRED if record[name] is None]:
+        record["unreadable"] = f"{', '.join(missing)} missing or not a string"
+    return record
 
 
 def _item(record: dict) -> dict:
@@ -61,26 +93,42 @@ def _item(record: dict) -> dict:
 
 def write_changes(dynamodb, table: str, writes: list[dict], deletes: list[str], deadline: Deadline) -> int:
     """Put `writes` and delete `deletes`; returns the number of write requests made good.
-    Unprocessed items are retried with back-off; raises StateWriteError if any remain."""
+    Unprocessed items and failed batches are retried; raises StateWriteError, naming the
+    findingIds not written, if any remain. One batch that fails costs no other batch."""
     requests = [{"PutRequest": {"Item": _item(record)}} for record in writes]
     requests += [{"DeleteRequest": {"Key": {"findingId": {"S": finding_id}}}} for finding_id in deletes]
     batches = [requests[start : start + BATCH_MAX] for start in range(0, len(requests), BATCH_MAX)]
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        left = sum(pool.map(lambda batch: _write_batch(dynamodb, table, batch, deadline), batches))
+        results = list(pool.map(lambda batch: _write_batch(dynamodb, table, batch, deadline), batches))
+    left = [request for batch_left, _ in results for request in batch_left]
     if left:
-        raise StateWriteError(f"{left} of {len(requests)} state writes were not processed")
+        problem = next((error for _, error in results if error), None)
+        raise StateWriteError(
+            f"{len(left)} of {len(requests)} state writes were not made"
+            + (f" ({error_of(problem)['code']}: {error_of(problem)['message']})" if problem else " (unprocessed)"),
+            {_finding_id(request) for request in left},
+            problem,
+        )
     return len(requests)
 
 
-def _write_batch(dynamodb, table: str, batch: list[dict], deadline: Deadline) -> int:
-    """Writes one batch; returns how many of its requests were never processed."""
+def _finding_id(request: dict) -> str:
+    key = request["PutRequest"]["Item"] if "PutRequest" in request else request["DeleteRequest"]["Key"]
+    return key["findingId"]["S"]
+
+
+def _write_batch(dynamodb, table: str, batch: list[dict], deadline: Deadline) -> tuple[list[dict], Exception | None]:
+    """Writes one batch; returns its requests never processed, and the error that ended it."""
     for retry in range(RETRY_ATTEMPTS):
-        response = call(dynamodb.batch_write_item, deadline, RequestItems={table: batch})
+        try:
+            response = call(dynamodb.batch_write_item, deadline, RequestItems={table: batch})
+        except Exception as error:  # noqa: BLE001 - this batch failed after its retries: told by the caller
+            return batch, error
         batch = response.get("UnprocessedItems", {}).get(table, [])
         if not batch:
-            return 0
+            return [], None
         delay = backoff_s(retry)
         if not deadline.room_for(delay):
             break
         deadline.wait(delay)
-    return len(batch)
+    return batch, None
