@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -162,3 +163,32 @@ def call(
             stats.retries += 1
         deadline.wait(delay)
     raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+
+def send_in_batches(
+    send: Callable[[list], list], items: list, size: int, workers: int, deadline: Deadline
+) -> tuple[list, Exception | None]:
+    """Send `items` in batches of `size`, `workers` batches at once, through a batch API that may
+    accept part of a batch: `send(batch)` makes one call (through `call`, so each call has its
+    own retries) and returns the items the answer did not accept, which are sent again with
+    back-off while attempts and the deadline allow. One batch that fails costs no other.
+    Returns the items never accepted, and the first error that ended a batch, if one did."""
+    batches = [items[start : start + size] for start in range(0, len(items), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda batch: _resend(send, batch, deadline), batches))
+    return [item for left, _ in results for item in left], next((error for _, error in results if error), None)
+
+
+def _resend(send: Callable[[list], list], batch: list, deadline: Deadline) -> tuple[list, Exception | None]:
+    for retry in range(RETRY_ATTEMPTS):
+        try:
+            batch = send(batch)
+        except Exception as error:  # noqa: BLE001 - this batch failed after its call's retries: told by the caller
+            return batch, error
+        if not batch:
+            return [], None
+        delay = backoff_s(retry)
+        if not deadline.room_for(delay):
+            break
+        deadline.wait(delay)
+    return batch, None

@@ -239,8 +239,9 @@ class _Body:
 
 
 def error_response(client, code: str, message: str) -> AWSResponse:
-    """An error as the service sends it: REST-JSON/JSON (x-amzn-ErrorType header, JSON body) for
-    IoT, an XML ErrorResponse for query-protocol services such as SNS."""
+    """An error as the service sends it: an XML ErrorResponse for query-protocol services (SNS),
+    the code in the body's `__type` for JSON-protocol ones (DynamoDB, EventBridge), and in the
+    x-amzn-ErrorType header for REST-JSON ones (IoT)."""
     status = ERROR_STATUS.get(code, 400)
     if client.meta.service_model.protocol == "query":
         body = (
@@ -248,6 +249,9 @@ def error_response(client, code: str, message: str) -> AWSResponse:
             f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
         )
         headers = {"Content-Type": "text/xml"}
+    elif client.meta.service_model.protocol == "json":
+        body = json.dumps({"__type": code, "message": message})
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
     else:
         body = json.dumps({"message": message})
         headers = {"x-amzn-ErrorType": f"{code}:", "Content-Type": "application/json"}
@@ -264,13 +268,15 @@ ERROR_STATUS = {
     "ServiceUnavailableException": 503,
     "AuthorizationError": 403,
     "InternalError": 500,
+    "InternalServerError": 500,
+    "ProvisionedThroughputExceededException": 400,
 }
 
 # Decides, for one outgoing request, the error to answer with: an error code (answered with
 # the service's error response and the message "Injected <code>"), a (code, message) pair,
-# an exception to raise as the HTTP layer would (e.g. a connection error), or None to let
-# the request through.
-FaultRule = Callable[[object], "str | tuple[str, str] | Exception | None"]
+# an exception to raise as the HTTP layer would (e.g. a connection error), a crafted
+# AWSResponse (a malformed answer), or None to let the request through.
+FaultRule = Callable[[object], "str | tuple[str, str] | Exception | AWSResponse | None"]
 
 
 def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]:
@@ -285,6 +291,8 @@ def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]
         fault = rule(request)
         if isinstance(fault, Exception):
             raise fault
+        if isinstance(fault, AWSResponse):  # a crafted answer, malformed on purpose
+            return fault
         if isinstance(fault, str):
             fault = (fault, f"Injected {fault}")
         return error_response(client, *fault) if fault else None

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
 
-from cert_audit.calls import RETRY_ATTEMPTS, Deadline, backoff_s, call
+from cert_audit.calls import Deadline, call, send_in_batches
 
 SOURCE = "iot-cert-audit"
 DETAIL_TYPE = "IoT Certificate Audit Finding"
@@ -39,26 +38,11 @@ def entries(changes, audit_id: str, bus: str, held: Collection[str] = ()) -> lis
 
 def put_events(events_client, to_send: list[dict], deadline: Deadline) -> tuple[int, int]:
     """Send the entries; returns (sent, failed)."""
-    batches = [to_send[start : start + BATCH_MAX] for start in range(0, len(to_send), BATCH_MAX)]
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        failed = sum(pool.map(lambda batch: _send_batch(events_client, batch, deadline), batches))
-    return len(to_send) - failed, failed
 
-
-def _send_batch(events_client, batch: list[dict], deadline: Deadline) -> int:
-    """Sends one batch; returns how many of its entries were never accepted."""
-    for retry in range(RETRY_ATTEMPTS):
-        try:
-            response = call(events_client.put_events, deadline, Entries=batch)
-        except Exception:  # noqa: BLE001 - the whole batch failed after its retries: counted
-            return len(batch)
-        results = response.get("Entries", [])
+    def send(batch: list[dict]) -> list[dict]:
+        results = call(events_client.put_events, deadline, Entries=batch).get("Entries", [])
         # One result per entry, in order: one with an ErrorCode, or missing, was not accepted.
-        batch = [entry for i, entry in enumerate(batch) if i >= len(results) or results[i].get("ErrorCode")]
-        if not batch:
-            return 0
-        delay = backoff_s(retry)
-        if not deadline.room_for(delay):
-            break
-        deadline.wait(delay)
-    return len(batch)
+        return [entry for i, entry in enumerate(batch) if i >= len(results) or results[i].get("ErrorCode")]
+
+    left, _ = send_in_batches(send, to_send, BATCH_MAX, SENDERS, deadline)
+    return len(to_send) - len(left), len(left)

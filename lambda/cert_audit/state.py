@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from cert_audit.aws import PagingLoop, error_of
-from cert_audit.calls import RETRY_ATTEMPTS, Deadline, backoff_s, call
+from cert_audit.calls import Deadline, call, send_in_batches
 
 BATCH_MAX = 25  # BatchWriteItem's limit
 WRITERS = 4  # batches in flight at once
@@ -97,12 +96,13 @@ def write_changes(dynamodb, table: str, writes: list[dict], deletes: list[str], 
     findingIds not written, if any remain. One batch that fails costs no other batch."""
     requests = [{"PutRequest": {"Item": _item(record)}} for record in writes]
     requests += [{"DeleteRequest": {"Key": {"findingId": {"S": finding_id}}}} for finding_id in deletes]
-    batches = [requests[start : start + BATCH_MAX] for start in range(0, len(requests), BATCH_MAX)]
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        results = list(pool.map(lambda batch: _write_batch(dynamodb, table, batch, deadline), batches))
-    left = [request for batch_left, _ in results for request in batch_left]
+
+    def write(batch: list[dict]) -> list[dict]:
+        response = call(dynamodb.batch_write_item, deadline, RequestItems={table: batch})
+        return response.get("UnprocessedItems", {}).get(table, [])
+
+    left, problem = send_in_batches(write, requests, BATCH_MAX, WRITERS, deadline)
     if left:
-        problem = next((error for _, error in results if error), None)
         raise StateWriteError(
             f"{len(left)} of {len(requests)} state writes were not made"
             + (f" ({error_of(problem)['code']}: {error_of(problem)['message']})" if problem else " (unprocessed)"),
@@ -115,20 +115,3 @@ def write_changes(dynamodb, table: str, writes: list[dict], deletes: list[str], 
 def _finding_id(request: dict) -> str:
     key = request["PutRequest"]["Item"] if "PutRequest" in request else request["DeleteRequest"]["Key"]
     return key["findingId"]["S"]
-
-
-def _write_batch(dynamodb, table: str, batch: list[dict], deadline: Deadline) -> tuple[list[dict], Exception | None]:
-    """Writes one batch; returns its requests never processed, and the error that ended it."""
-    for retry in range(RETRY_ATTEMPTS):
-        try:
-            response = call(dynamodb.batch_write_item, deadline, RequestItems={table: batch})
-        except Exception as error:  # noqa: BLE001 - this batch failed after its retries: told by the caller
-            return batch, error
-        batch = response.get("UnprocessedItems", {}).get(table, [])
-        if not batch:
-            return [], None
-        delay = backoff_s(retry)
-        if not deadline.room_for(delay):
-            break
-        deadline.wait(delay)
-    return batch, None

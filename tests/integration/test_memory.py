@@ -76,8 +76,9 @@ def memory(aws, alerts, monkeypatch) -> Memory:
 
 
 @pytest.fixture
-def fleet(backend, monkeypatch):
-    """Two CAs of FLEET; their IDs and the device certificate IDs of each."""
+def fleet(backend, memory, monkeypatch):
+    """Two CAs of FLEET, the only ones configured (after the alert fixtures, which clear
+    CA_CERTIFICATE_IDS); the device certificate IDs of each."""
     cas = [seed_ca(backend, name) for name in ("first", "second")]
     certificates = {ca: seed_certificates(backend, ca, FLEET) for ca in cas}
     monkeypatch.setenv("CA_CERTIFICATE_IDS", ",".join(cas))
