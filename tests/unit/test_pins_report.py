@@ -65,3 +65,30 @@ def test_findings_as_csv_have_a_header_and_unix_line_ends():
     header, line = text.splitlines()
     assert header.split(",")[:3] == ["type", "caCertificateId", "certificateId"]
     assert line.startswith(f"CERTIFICATE_STATUS,{CA},{'c' * 64},")
+
+
+def test_each_ca_line_of_the_report_carries_its_description_and_scan():
+    # Given a CA described by IoT and scanned in three pages, one certificate malformed
+    scan = CaScan(
+        CA,
+        ca={"certificateId": CA, "status": "ACTIVE", "certificateMode": "SNI_ONLY", "autoRegistrationStatus": "ENABLE"},
+        certificates_scanned=7,
+        pages=3,
+        malformed=1,
+        malformed_example={"certificate": {"certificateId": "x"}, "problem": "status missing or not a string"},
+        suppressed=[{"type": "CERTIFICATE_STATUS", "severity": "LOW", "creationDate": None, "certificateId": "c" * 64}],
+        duration_ms=1234,
+    )
+
+    # When the report is built
+    report = report_of([scan])
+
+    # Then the CA's line has the contract's fields (README, Report), each from its source
+    [line] = report["cas"]
+    assert (line["status"], line["certificateMode"], line["autoRegistrationStatus"]) == ("ACTIVE", "SNI_ONLY", "ENABLE")
+    assert (line["pages"], line["durationMs"], line["suppressedFindings"]) == (3, 1234, 1)
+    assert line["malformedExample"] == {
+        "certificate": {"certificateId": "x"},
+        "problem": "status missing or not a string",
+    }
+    assert report["schemaVersion"] == 1
