@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     mode = "quick" if args.quick else "full"
     command = "python -m bench" + (" --quick" if args.quick else "")
-    if args.only == MEMORY:  # keep every scan row, replace the memory group's figures
+    if args.only == MEMORY:  # keep every scan row, replace the memory group's figures (the last kept as before)
         saved = json.loads((out / "results.json").read_text())
-        saved[MEMORY] = run_memory(mode, f"{command} --only {MEMORY}")
+        saved[MEMORY] = memory_group.with_before(run_memory(mode, f"{command} --only {MEMORY}"), saved.get(MEMORY))
         (out / "results.json").write_text(json.dumps(saved, indent=1))
         rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
         print()

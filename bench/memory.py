@@ -44,10 +44,12 @@ STEPS = ("diff", "write", "archive")
 FULL_OPEN, QUICK_OPEN = 1_000_000, 50_000
 CHANGED_SHARES = (0.01, 0.001, 0.0)  # of the open findings: half resolved, half new
 
-# For the judgement of the function's reserve (handler.py) from these figures.
-LAMBDA_MEMORY_MB = 1024  # the stack's memory setting
+# For the judgement of the function's reserve (handler.py) and memory from these figures. Copies,
+# so that the measured steps' processes import neither infra (aws_cdk starts a node process) nor
+# the handler (Powertools); tests/bench/test_memory.py keeps each equal to the code's own.
+LAMBDA_MEMORY_MB = 2048  # infra.constants.MEMORY_MB: the stack's memory setting
 LAMBDA_FULL_VCPU_MB = 1769  # one full vCPU at 1,769 MB; CPU scales with memory below it
-MEMORY_RESERVE_S = 120  # handler.MEMORY_RESERVE_MS
+MEMORY_RESERVE_S = 240  # handler.MEMORY_RESERVE_MS
 TIME_RESERVE_S = 60  # handler.TIME_RESERVE_MS
 PUBLISH_RESERVE_S = 40  # handler.PUBLISH_RESERVE_MS: the memory steps end this long before the timeout
 ATTEMPT_MAX_S = 15  # calls.ATTEMPT_MAX_S: a scan call already under way when the scan's deadline came
@@ -103,14 +105,15 @@ def _timed(step):
 
 
 def dynamodb_client(endpoint: str):
-    """A DynamoDB client with the engine's configuration (aws.CLIENT_CONFIG: botocore's retries
-    off, every call through calls.call), pointed at the stand-in."""
+    """The DynamoDB client the function uses (aws.make_client: its configuration, botocore's
+    retries off, and the Scan pages read with json.loads by its before-parse hook), pointed at
+    the stand-in."""
     import boto3
 
-    from cert_audit.aws import CLIENT_CONFIG
+    from cert_audit.aws import make_client
 
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    return session.client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint)
+    return make_client("dynamodb", session, endpoint_url=endpoint)
 
 
 def step_diff(args) -> dict:
@@ -342,6 +345,8 @@ def run_group(open_findings: int, shares: tuple[float, ...] = CHANGED_SHARES, lo
 
 
 def _vcpu(memory_mb: int = LAMBDA_MEMORY_MB) -> float:
+    """The share of a vCPU one thread gets: Lambda gives CPU in proportion to memory, a full vCPU at
+    1,769 MB; above it the function has a second vCPU, which one Python thread cannot use."""
     return min(1.0, memory_mb / LAMBDA_FULL_VCPU_MB)
 
 
@@ -360,6 +365,77 @@ def lambda_estimate(point: dict, archive: dict, memory_mb: int = LAMBDA_MEMORY_M
     return parts | {"total": sum(parts.values())}
 
 
+def memory_room_s() -> int:
+    """Seconds the memory steps have when the scan ran to its deadline: the scan stops
+    TIME_RESERVE + MEMORY_RESERVE before the timeout, a call under way may take ATTEMPT_MAX_S
+    more, and the steps stop PUBLISH_RESERVE before the timeout."""
+    return TIME_RESERVE_S + MEMORY_RESERVE_S - PUBLISH_RESERVE_S - ATTEMPT_MAX_S
+
+
+def _reserve_for(seconds: float) -> int:
+    """MEMORY_RESERVE_MS (in s, a multiple of 10) that gives `seconds` of room."""
+    return max(10, 10 * math.ceil((seconds - (memory_room_s() - MEMORY_RESERVE_S)) / 10))
+
+
+def _round_down(count: float) -> int:
+    """A count of findings to two significant figures, rounded down (a limit is not to be passed)."""
+    if count < 100:
+        return max(0, int(count))
+    step = 10 ** (int(math.log10(count)) - 1)
+    return int(count // step * step)
+
+
+def limits(memory: dict) -> dict:
+    """How many open findings the reserve and the memory hold, from the main point (1% changed)
+    scaled linearly: every step's CPU, pages and memory grow with the open findings (the writes
+    and events with the changes, at the same share)."""
+    point, archive = memory["points"][0], memory["archive"]
+    opened, d = point["open"], point["diff"]
+    per_finding_s = lambda_estimate(point, archive)["total"] / opened
+    peak = max(d["peak_rss_mb"], archive["peak_rss_mb"])
+    per_finding_mb = (peak - d["rss_base_mb"]) / opened
+    return {
+        "reserve": _round_down(memory_room_s() / per_finding_s),
+        "reserve_headroom": _round_down(memory_room_s() / (1.5 * per_finding_s)),
+        "memory": _round_down((LAMBDA_MEMORY_MB - d["rss_base_mb"]) / per_finding_mb),
+        "memory_headroom": _round_down((LAMBDA_MEMORY_MB / 1.25 - d["rss_base_mb"]) / per_finding_mb),
+    }
+
+
+def with_before(memory: dict, previous: dict | None) -> dict:
+    """The memory group's figures with the run before them kept as `before` (one level only)."""
+    if not previous:
+        return memory
+    return memory | {"before": {key: value for key, value in previous.items() if key != "before"}}
+
+
+def _before_after(memory: dict) -> list[str]:
+    """A row per run, the one before and this one: what the engine's changes did at the main point."""
+    runs = [("before", memory["before"]), ("this run", memory)] if memory.get("before") else []
+    if not runs:
+        return []
+    lines = [
+        f"Before and after, at {memory['points'][0]['open']:,} open findings and "
+        f"{memory['points'][0]['share']:.0%} changed (each run's engine as its run recorded it; the estimate is "
+        f"both at today's {LAMBDA_MEMORY_MB:,} MB and reserve, as below):",
+        "",
+        "| run | engine | diff CPU s | diff peak RSS MB | archive CPU s | archive peak RSS MB "
+        "| JSON.gz bytes a finding | CSV.gz bytes a finding | memory steps in the function, est. s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs:
+        point, archive = run["points"][0], run["archive"]
+        engine = run["meta"].get("engine", "?").removeprefix("engine (lambda/) at ")
+        lines.append(
+            f"| {name} ({run['meta']['started']}) | {engine} | {point['diff']['cpu_s']:.1f} "
+            f"| {point['diff']['peak_rss_mb']:,.0f} | {archive['cpu_s']:.1f} | {archive['peak_rss_mb']:,.0f} "
+            f"| {archive['json_gz_bytes'] / archive['findings']:.0f} "
+            f"| {archive['csv_gz_bytes'] / archive['findings']:.0f} "
+            f"| {lambda_estimate(point, archive)['total']:.0f} |"
+        )
+    return [*lines, ""]
+
+
 def section(memory: dict | None) -> list[str]:
     """The memory group's section of RESULTS.md, with the judgement of the reserve and memory."""
     if not memory:
@@ -373,7 +449,9 @@ def section(memory: dict | None) -> list[str]:
         f"Produced by `{meta['command']}` on {meta['started']} in {meta['duration_s'] / 60:.1f} minutes "
         f"(load average {meta['load_before']:.1f} → {meta['load_after']:.1f}; {meta['versions']}). A state table "
         f"of {opened:,} open findings on the DynamoDB stand-in (bench/dynamodb.py: Scan pages of 1 MB, "
-        "BatchWriteItem, DynamoDB's JSON protocol through botocore), then a run in which a share changed: "
+        "BatchWriteItem, DynamoDB's JSON protocol through botocore), read and written with the function's own "
+        'client (`aws.make_client("dynamodb")`: its configuration and its Scan pages read with json.loads), '
+        "then a run in which a share changed: "
         "half of the changes resolved findings, half new ones, the rest unchanged. Each step in its own process; "
         "*peak RSS* is that process's (wait4), *before* its RSS when the step started (the diff's process "
         "already holds the run's findings, as the function does).",
@@ -391,11 +469,13 @@ def section(memory: dict | None) -> list[str]:
             f"| {w['wall_s']:.2f} | {w['cpu_s']:.2f} | {w['requests']:,} | {p['batches']:,} | {p['write_units']:,} "
             f"| {w['peak_rss_mb']:,.0f} | {'yes' if p['correct'] else '**no**'} |"
         )
+    lines.append("")
+    lines += _before_after(memory)
     per_item = main_point["scanned_bytes"] / max(1, main_point["scanned_items"])
     d = main_point["diff"]
     estimate = lambda_estimate(main_point, archive)
-    room = TIME_RESERVE_S + MEMORY_RESERVE_S - PUBLISH_RESERVE_S - ATTEMPT_MAX_S
-    advised = max(10, 10 * math.ceil((1.5 * estimate["total"] - (room - MEMORY_RESERVE_S)) / 10))
+    room = memory_room_s()
+    advised = _reserve_for(1.5 * estimate["total"])
     per_finding_kb = (d["rss_before_mb"] - d["rss_base_mb"]) * 1024 / opened
     sensitivity = ", ".join(
         f"{estimate['total'] + main_point['scan_pages'] * (page_s - SCAN_PAGE_S):.0f} s at {page_s * 1000:.0f} ms "
@@ -409,9 +489,9 @@ def section(memory: dict | None) -> list[str]:
     fits = peak < LAMBDA_MEMORY_MB
     needed_mb = math.ceil(peak * 1.25 / 64) * 64
     at_needed = lambda_estimate(main_point, archive, needed_mb)["total"]
-    reserve_at_needed = max(10, 10 * math.ceil((1.5 * at_needed - (room - MEMORY_RESERVE_S)) / 10))
+    reserve_at_needed = _reserve_for(1.5 * at_needed)
+    held = limits(memory)
     lines += [
-        "",
         f"- **Writes scale with changes.** {main_point['write_units']:,} write units at {main_point['share']:.1%} "
         f"changed, {points[1]['write_units']:,} at {points[1]['share']:.1%}, {points[-1]['write_units']:,} at "
         f"{points[-1]['share']:.0%}{' (no BatchWriteItem call at all)' if not points[-1]['batches'] else ''}: "
@@ -433,15 +513,16 @@ def section(memory: dict | None) -> list[str]:
         f"{archive['json_gz_bytes'] / 2**20:,.1f} MB ({json_per:.0f} bytes a finding), CSV.gz "
         f"{archive['csv_gz_bytes'] / 2**20:,.1f} MB ({csv_per:.0f} bytes a finding). Each is written to a "
         f"temporary file first: {temp_mb:,.0f} MB of /tmp at most (Lambda's default is {EPHEMERAL_STORAGE_MB} MB).",
-        f"- **Time reserve** (handler.py MEMORY_RESERVE_MS = {MEMORY_RESERVE_S} s). The memory steps get the scan's "
-        f"reserve ({TIME_RESERVE_S} s) plus MEMORY_RESERVE_MS, less PUBLISH_RESERVE_MS ({PUBLISH_RESERVE_S} s) and "
-        f"a scan call still under way ({ATTEMPT_MAX_S} s): {room} s. Estimated in the function at "
-        f"{LAMBDA_MEMORY_MB} MB (≈ {_vcpu():.2f} vCPU: CPU measured here ÷ {_vcpu():.2f}, plus assumed round "
-        f"trips of {SCAN_PAGE_S * 1000:.0f} ms a Scan page, {BATCH_WRITE_S * 1000:.0f} ms a BatchWriteItem and "
-        f"{PUT_EVENTS_S * 1000:.0f} ms a PutEvents, {WRITERS} in flight) at {opened:,} open findings and "
-        f"{main_point['share']:.0%} changed: diff {estimate['diff']:.0f} s, state writes {estimate['write']:.0f} s, "
-        f"events {estimate['events']:.0f} s (not measured: calls only), archive {estimate['archive']:.0f} s; "
-        f"**{estimate['total']:.0f} s in all** ({sensitivity}). "
+        f"- **Time reserve** (handler.py MEMORY_RESERVE_MS = {MEMORY_RESERVE_S} s). When the scan runs to its "
+        f"deadline, the memory steps get the scan's reserve ({TIME_RESERVE_S} s) plus MEMORY_RESERVE_MS, less "
+        f"PUBLISH_RESERVE_MS ({PUBLISH_RESERVE_S} s) and a scan call still under way ({ATTEMPT_MAX_S} s): "
+        f"{room} s. Estimated in the function at {LAMBDA_MEMORY_MB:,} MB (one thread gets "
+        f"{_vcpu():.2f} vCPU: CPU measured here ÷ {_vcpu():.2f}, taking a Lambda vCPU as fast as this machine's "
+        f"core; plus assumed round trips of {SCAN_PAGE_S * 1000:.0f} ms a Scan page, {BATCH_WRITE_S * 1000:.0f} ms "
+        f"a BatchWriteItem and {PUT_EVENTS_S * 1000:.0f} ms a PutEvents, {WRITERS} in flight) at {opened:,} open "
+        f"findings and {main_point['share']:.0%} changed: diff {estimate['diff']:.0f} s, state writes "
+        f"{estimate['write']:.0f} s, events {estimate['events']:.0f} s (not measured: calls only), archive "
+        f"{estimate['archive']:.0f} s; **{estimate['total']:.0f} s in all** ({sensitivity}). "
         + (
             f"That is within the {room} s, with {room - estimate['total']:.0f} s to spare."
             if estimate["total"] <= room
@@ -453,21 +534,26 @@ def section(memory: dict | None) -> list[str]:
             if advised > MEMORY_RESERVE_S
             else f" With half again as headroom ({1.5 * estimate['total']:.0f} s) a reserve of {advised} s would "
             f"do: {MEMORY_RESERVE_S} s is enough."
-        ),
-        f"- **Function memory** ({LAMBDA_MEMORY_MB} MB). Peak RSS {d['peak_rss_mb']:,.0f} MB for the diff and "
+        )
+        + f" Everything here grows with the open findings, so the {room} s hold up to about "
+        f"**{held['reserve']:,} open findings** ({held['reserve_headroom']:,} with that headroom) at "
+        f"{main_point['share']:.0%} changed.",
+        f"- **Function memory** ({LAMBDA_MEMORY_MB:,} MB). Peak RSS {d['peak_rss_mb']:,.0f} MB for the diff and "
         f"{archive['peak_rss_mb']:,.0f} MB for the archive, each holding the run's {opened:,} findings "
         f"({per_finding_kb:.2f} KB a finding: {d['rss_base_mb']:,.0f} MB after imports and clients, "
         f"{d['rss_before_mb']:,.0f} MB with the findings): "
         + (
-            f"**it fits** in {LAMBDA_MEMORY_MB} MB, with {LAMBDA_MEMORY_MB - peak:,.0f} MB to spare, before the "
+            f"**it fits** in {LAMBDA_MEMORY_MB:,} MB, with {LAMBDA_MEMORY_MB - peak:,.0f} MB to spare, before the "
             "IoT scan's own working set."
             if fits
-            else f"**it does not fit** in {LAMBDA_MEMORY_MB} MB; the function would be killed (out of memory) "
+            else f"**it does not fit** in {LAMBDA_MEMORY_MB:,} MB; the function would be killed (out of memory) "
             f"before publishing. It needs at least **{needed_mb:,} MB** (the peak plus a quarter), or fewer "
-            f"findings held at once. At {needed_mb:,} MB (≈ {_vcpu(needed_mb):.2f} vCPU) the memory steps would take "
-            f"about {at_needed:.0f} s, and MEMORY_RESERVE_MS would need to be {reserve_at_needed * 1000:,} "
-            f"({reserve_at_needed} s) with the same headroom."
-        ),
+            f"findings held at once. At {needed_mb:,} MB (one thread gets {_vcpu(needed_mb):.2f} vCPU) the memory "
+            f"steps would take about {at_needed:.0f} s, and MEMORY_RESERVE_MS would need to be "
+            f"{reserve_at_needed * 1000:,} ({reserve_at_needed} s) with the same headroom."
+        )
+        + f" The peak grows linearly with the open findings: {LAMBDA_MEMORY_MB:,} MB holds up to about "
+        f"**{held['memory']:,}** ({held['memory_headroom']:,} with a quarter to spare).",
         "",
     ]
     return lines

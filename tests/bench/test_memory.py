@@ -14,17 +14,23 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench import memory as memory_group
 from bench.dynamodb import PAGE_BYTES, StandInDynamoDB, Table, item_size, serving
 from bench.memory import (
     LAMBDA_MEMORY_MB,
+    MEMORY_RESERVE_S,
     TABLE,
     ReadingS3,
     archive_report_of,
     ca_entries,
     current_findings,
+    dynamodb_client,
+    limits,
+    memory_room_s,
     previous_items,
     run_group,
     section,
+    with_before,
 )
 from cert_audit.calls import NO_DEADLINE
 from cert_audit.changes import changes_of
@@ -215,13 +221,76 @@ def figures(*, diff_cpu: float, peak_mb: float, pages: int = 800) -> dict:
 
 
 def test_results_judge_the_reserve_and_the_memory_from_the_figures():
-    # Given a diff of 100 Scan pages that needs 5 s of CPU here (9 s at 0.58 vCPU) and a peak of 900 MB
+    room = memory_room_s()
+    # Given a diff of 100 Scan pages that needs 5 s of CPU here and a peak of 900 MB
     text = "\n".join(section(figures(diff_cpu=5, peak_mb=900, pages=100)))
     # Then the reserve is judged enough, with headroom, and the memory fits
-    assert "within the 125 s" in text and "120 s is enough" in text and "**it fits**" in text
-    # Given a diff of 100 s of CPU (over 170 s at 0.58 vCPU) and a peak over the function's memory
-    text = "\n".join(section(figures(diff_cpu=100, peak_mb=LAMBDA_MEMORY_MB + 200)))
+    assert f"within the {room} s" in text and f"{MEMORY_RESERVE_S} s is enough" in text and "**it fits**" in text
+    # Given a diff of 300 s of CPU and a peak over the function's memory
+    text = "\n".join(section(figures(diff_cpu=300, peak_mb=LAMBDA_MEMORY_MB + 200)))
     # Then both verdicts say so, with the reserve and the memory it would take
-    assert "**more than the 125 s**" in text and "MEMORY_RESERVE_MS should be **" in text
+    assert f"**more than the {room} s**" in text and "MEMORY_RESERVE_MS should be **" in text
     assert "**it does not fit**" in text
     assert section(None) == []
+
+
+def test_the_limits_are_where_the_estimate_meets_the_reserve_and_the_peak_meets_the_memory():
+    # Given figures at a million open findings
+    memory = figures(diff_cpu=50, peak_mb=1000)
+    held = limits(memory)
+    # When the steps are estimated at the open findings the reserve is said to hold
+    scale = held["reserve"] / 1_000_000
+    point, archive = memory["points"][0], memory["archive"]
+    per_finding = memory_group.lambda_estimate(point, archive)["total"] / 1_000_000
+    # Then they just fit the room (to two significant figures), and with half again as headroom too
+    assert 0.9 * memory_room_s() < per_finding * held["reserve"] <= memory_room_s() and scale > 0
+    assert 0.9 * memory_room_s() < 1.5 * per_finding * held["reserve_headroom"] <= memory_room_s()
+    # And the peak, growing from the 60 MB base at (1000 - 60) MB a million, meets the memory there
+    peak_at = 60 + (1000 - 60) * held["memory"] / 1_000_000
+    assert 0.9 * LAMBDA_MEMORY_MB < peak_at <= LAMBDA_MEMORY_MB
+    assert held["memory_headroom"] < held["memory"]
+    assert f"**{held['reserve']:,} open findings**" in "\n".join(section(memory))
+
+
+def test_a_rerun_shows_the_run_before_it_with_each_runs_engine():
+    # Given a run before the engine's changes and one after
+    before = figures(diff_cpu=90, peak_mb=1400)
+    before["meta"]["engine"] = "engine (lambda/) at commit aaaaaaa"
+    after = figures(diff_cpu=30, peak_mb=1300)
+    after["meta"]["engine"] = "engine (lambda/) at commit bbbbbbb"
+    # When the new figures are kept with the old as before (and a third run again)
+    kept = with_before(after, with_before(before, {"points": []}))
+    text = "\n".join(section(kept))
+    # Then RESULTS.md has a row for each run, with its engine and its diff CPU and peak
+    assert "| commit aaaaaaa | 90.0 | 1,400 |" in text and "| commit bbbbbbb | 30.0 | 1,300 |" in text
+    assert "before" not in kept["before"]
+    assert with_before(after, None) is after
+
+
+def test_judgement_constants_are_the_functions_own():
+    # Given the constants the memory section judges with, and the code the function runs
+    from cert_audit import calls, events, handler, state
+    from infra import constants
+
+    # Then each equals the code's own: a change of the function's memory or reserves changes the verdicts
+    assert memory_group.LAMBDA_MEMORY_MB == constants.MEMORY_MB
+    assert memory_group.MEMORY_RESERVE_S * 1000 == handler.MEMORY_RESERVE_MS
+    assert memory_group.TIME_RESERVE_S * 1000 == handler.TIME_RESERVE_MS
+    assert memory_group.PUBLISH_RESERVE_S * 1000 == handler.PUBLISH_RESERVE_MS
+    assert memory_group.ATTEMPT_MAX_S == calls.ATTEMPT_MAX_S
+    assert (memory_group.WRITERS, memory_group.EVENT_SENDERS) == (state.WRITERS, events.SENDERS)
+    assert memory_group.EVENTS_PER_CALL == events.BATCH_MAX
+
+
+def test_the_steps_read_the_state_with_the_functions_client(table, monkeypatch):
+    # Given the function's fast Scan reader, counting the pages it reads
+    from cert_audit import aws
+
+    pages = []
+    fast = aws.read_scan_fast
+    monkeypatch.setattr(aws, "read_scan_fast", lambda **kwargs: pages.append(1) or fast(**kwargs))
+    with serving(StandInDynamoDB([table])) as url:
+        # When the engine reads 3,000 open findings with the client the diff step makes
+        records = list(read_open(dynamodb_client(url), TABLE, NO_DEADLINE))
+    # Then every record is read, and every Scan page went through the function's fast reader
+    assert len(records) == 3000 and len(pages) == table.traffic()["scan_pages"] > 1
