@@ -99,6 +99,34 @@ def alerts(aws, monkeypatch) -> Alerts:
     return Alerts(topic_arn, queue_url)
 
 
+# Five pages of 10 (PAGE_SIZE=10): ten flagged certificates in the last pages.
+PAGED_FLEET = ["ACTIVE"] * 40 + ["REVOKED"] * 5 + ["INACTIVE"] * 5
+
+
+@pytest.fixture
+def paged_pair(backend, alerts, monkeypatch) -> tuple[str, str]:
+    """Two CAs of PAGED_FLEET, the only ones configured, PAGE_SIZE=10: (healthy, other); the
+    tests tamper with the other's answers."""
+    healthy, other = emulator.seed_ca(backend, "healthy"), emulator.seed_ca(backend, "other")
+    emulator.seed_certificates(backend, healthy, PAGED_FLEET)
+    emulator.seed_certificates(backend, other, PAGED_FLEET)
+    monkeypatch.setenv("CA_CERTIFICATE_IDS", f"{healthy},{other}")
+    monkeypatch.setenv("PAGE_SIZE", "10")
+    return healthy, other
+
+
+def create_table(name: str, key: str):
+    """An on-demand DynamoDB table on moto with a string partition key; its client."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 @pytest.fixture
 def context(virtual_time) -> emulator.LambdaContext:
     """A context whose remaining time runs on the virtual clock."""

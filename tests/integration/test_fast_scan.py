@@ -8,18 +8,12 @@ from botocore.exceptions import ClientError
 
 from cert_audit.aws import make_client
 from cert_audit.emulator import inject_faults
-from tests.integration.conftest import REGION
+from tests.integration.conftest import REGION, create_table
 
 
 @pytest.fixture
 def table(aws):
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="state",
-        KeySchema=[{"AttributeName": "findingId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "findingId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_table("state", "findingId")
     for n in range(7):
         item = {
             "findingId": {"S": f"f{n}"},

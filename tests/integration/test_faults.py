@@ -10,21 +10,16 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from cert_audit import handler
 from cert_audit.calls import RETRY_ATTEMPTS
-from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
-from tests.integration.conftest import metric_points
+from cert_audit.emulator import inject_faults
+from tests.integration.conftest import PAGED_FLEET, metric_points
 
-FLEET = ["ACTIVE"] * 40 + ["REVOKED"] * 5 + ["INACTIVE"] * 5  # 5 pages of 10
+FLEET = PAGED_FLEET
 
 
 @pytest.fixture
-def cas(backend, alerts, monkeypatch):
-    """Two CAs of five pages each, configured for a scan with PAGE_SIZE=10."""
-    healthy, faulty = seed_ca(backend, "healthy"), seed_ca(backend, "faulty")
-    seed_certificates(backend, healthy, FLEET)
-    seed_certificates(backend, faulty, FLEET)
-    monkeypatch.setenv("CA_CERTIFICATE_IDS", f"{healthy},{faulty}")
-    monkeypatch.setenv("PAGE_SIZE", "10")
-    return healthy, faulty
+def cas(paged_pair):
+    """Two CAs of five pages each, configured for a scan with PAGE_SIZE=10: (healthy, faulty)."""
+    return paged_pair
 
 
 def ca_of(request) -> str:

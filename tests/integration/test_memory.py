@@ -15,7 +15,7 @@ import pytest
 
 from cert_audit import emulator, handler
 from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
-from tests.integration.conftest import REGION, metric_points
+from tests.integration.conftest import REGION, create_table, metric_points
 
 FLEET = ["ACTIVE"] * 20 + ["REVOKED"] * 3 + ["INACTIVE"] * 2
 
@@ -51,13 +51,7 @@ class Memory:
 
 @pytest.fixture
 def memory(aws, alerts, monkeypatch) -> Memory:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="state",
-        KeySchema=[{"AttributeName": "findingId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "findingId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table("state", "findingId")
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="reports")
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="finding-events")["QueueUrl"]

@@ -14,7 +14,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
@@ -24,7 +23,7 @@ from cert_audit.calls import RETRY_ATTEMPTS, Stopped
 from cert_audit.config import ConfigError
 from cert_audit.emulator import _Body, error_response, inject_faults, seed_ca, seed_certificates
 from cert_audit.findings import CA_NOT_ACTIVE, CERTIFICATE_STATUS, DEVICE_CERTIFICATE_AGE
-from tests.integration.conftest import ACCOUNT, REGION, metric_points
+from tests.integration.conftest import ACCOUNT, REGION, create_table, metric_points
 
 FLEET = ["ACTIVE"] * 20 + ["REVOKED"] * 5 + ["INACTIVE"] * 5  # 3 pages of 10, 10 findings
 SERVICE = (("service", "iot-cert-audit"),)
@@ -729,13 +728,7 @@ LOCK_TABLE = "iot-cert-audit-lock"
 
 @pytest.fixture
 def lock(aws, monkeypatch):
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=LOCK_TABLE,
-        KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_table(LOCK_TABLE, "lockId")
     monkeypatch.setenv("RUN_LOCK_TABLE_NAME", LOCK_TABLE)
     return dynamodb
 
