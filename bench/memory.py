@@ -402,28 +402,32 @@ def limits(memory: dict) -> dict:
     }
 
 
+EARLIER_KEPT = 3  # earlier runs of the memory group RESULTS.md compares with
+
+
 def with_before(memory: dict, previous: dict | None) -> dict:
-    """The memory group's figures with the run before them kept as `before` (one level only)."""
+    """The memory group's figures with the runs before them kept in `earlier` (oldest first, the
+    last EARLIER_KEPT), each without its own."""
     if not previous:
         return memory
-    return memory | {"before": {key: value for key, value in previous.items() if key != "before"}}
+    earlier = [*previous.get("earlier", []), {key: value for key, value in previous.items() if key != "earlier"}]
+    return memory | {"earlier": earlier[-EARLIER_KEPT:]}
 
 
 def _before_after(memory: dict) -> list[str]:
-    """A row per run, the one before and this one: what the engine's changes did at the main point."""
-    runs = [("before", memory["before"]), ("this run", memory)] if memory.get("before") else []
-    if not runs:
+    """A row per run, the earlier ones and this one: what the engine's changes did at the main point."""
+    if not memory.get("earlier"):
         return []
     lines = [
         f"Before and after, at {memory['points'][0]['open']:,} open findings and "
         f"{memory['points'][0]['share']:.0%} changed (each run's engine as its run recorded it; the estimate is "
-        f"both at today's {LAMBDA_MEMORY_MB:,} MB and reserve, as below):",
+        f"each at today's {LAMBDA_MEMORY_MB:,} MB, as below):",
         "",
         "| run | engine | diff CPU s | diff peak RSS MB | archive CPU s | archive peak RSS MB "
         "| JSON.gz bytes a finding | CSV.gz bytes a finding | memory steps in the function, est. s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, run in runs:
+    for name, run in [*(("earlier", run) for run in memory["earlier"]), ("this run", memory)]:
         point, archive = run["points"][0], run["archive"]
         engine = run["meta"].get("engine", "?").removeprefix("engine (lambda/) at ")
         lines.append(

@@ -252,19 +252,23 @@ def test_the_limits_are_where_the_estimate_meets_the_reserve_and_the_peak_meets_
     assert f"**{held['reserve']:,} open findings**" in "\n".join(section(memory))
 
 
-def test_a_rerun_shows_the_run_before_it_with_each_runs_engine():
-    # Given a run before the engine's changes and one after
-    before = figures(diff_cpu=90, peak_mb=1400)
-    before["meta"]["engine"] = "engine (lambda/) at commit aaaaaaa"
-    after = figures(diff_cpu=30, peak_mb=1300)
-    after["meta"]["engine"] = "engine (lambda/) at commit bbbbbbb"
-    # When the new figures are kept with the old as before (and a third run again)
-    kept = with_before(after, with_before(before, {"points": []}))
+def test_a_rerun_shows_the_runs_before_it_with_each_runs_engine():
+    # Given runs of the memory group at three engines, each re-run keeping the one it replaces
+    runs = []
+    for commit, diff_cpu, peak_mb in (("aaaaaaa", 90, 1400), ("bbbbbbb", 30, 1300), ("ccccccc", 35, 1350)):
+        run = figures(diff_cpu=diff_cpu, peak_mb=peak_mb)
+        run["meta"]["engine"] = f"engine (lambda/) at commit {commit}"
+        runs.append(run)
+    kept = with_before(runs[2], with_before(runs[1], with_before(runs[0], None)))
+    # When RESULTS.md is written
     text = "\n".join(section(kept))
-    # Then RESULTS.md has a row for each run, with its engine and its diff CPU and peak
-    assert "| commit aaaaaaa | 90.0 | 1,400 |" in text and "| commit bbbbbbb | 30.0 | 1,300 |" in text
-    assert "before" not in kept["before"]
-    assert with_before(after, None) is after
+    # Then it has a row for each run, oldest first, with its engine, its diff CPU and its peak
+    rows = [text.index(row) for row in ("| commit aaaaaaa | 90.0 | 1,400 |", "| commit bbbbbbb | 30.0 | 1,300 |")]
+    assert rows == sorted(rows) and "| this run (now) | commit ccccccc | 35.0 | 1,350 |" in text
+    # And each earlier run is kept once, without its own earlier runs
+    assert [run["meta"]["engine"][-7:] for run in kept["earlier"]] == ["aaaaaaa", "bbbbbbb"]
+    assert all("earlier" not in run for run in kept["earlier"])
+    assert with_before(runs[0], None) is runs[0]
 
 
 def test_judgement_constants_are_the_functions_own():
