@@ -49,7 +49,7 @@ CHANGED_SHARES = (0.01, 0.001, 0.0)  # of the open findings: half resolved, half
 # the handler (Powertools); tests/bench/test_memory.py keeps each equal to the code's own.
 LAMBDA_MEMORY_MB = 2048  # infra.constants.MEMORY_MB: the stack's memory setting
 LAMBDA_FULL_VCPU_MB = 1769  # one full vCPU at 1,769 MB; CPU scales with memory below it
-MEMORY_RESERVE_S = 240  # handler.MEMORY_RESERVE_MS
+MEMORY_RESERVE_S = 290  # handler.MEMORY_RESERVE_MS
 TIME_RESERVE_S = 60  # handler.TIME_RESERVE_MS
 PUBLISH_RESERVE_S = 40  # handler.PUBLISH_RESERVE_MS: the memory steps end this long before the timeout
 ATTEMPT_MAX_S = 15  # calls.ATTEMPT_MAX_S: a scan call already under way when the scan's deadline came

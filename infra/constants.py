@@ -45,8 +45,8 @@ POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{
 # the findings and per-CA counters, never the fleet, so memory grows with findings only, about
 # 0.86 KB each over a ~75 MB base; comparing them with the state of the last run adds about
 # 0.5 KB per open finding while the state is read (a million open findings peaked at 1.4 GB).
-# 2048 MB holds a million open findings with room to spare, and its CPU share (about 1.15
-# vCPU) shortens the diff and the archive, which are CPU-bound, in the time reserve.
+# 2048 MB holds a million open findings with room to spare (to about 1.4 million), and gives
+# the diff and the archive, which are CPU-bound and run in the time reserve, a full vCPU.
 MEMORY_MB = 2048
 # Lambda's maximum, so a large fleet gets every second there is. The engine stops asking
 # for pages 60 s before the timeout (TIME_RESERVE_MS) to report what it has, so a run
