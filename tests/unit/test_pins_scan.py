@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from cert_audit import calls
 from cert_audit.aws import Iot
 from cert_audit.calls import Deadline
 from cert_audit.config import AuditConfig
@@ -89,7 +90,9 @@ def test_every_page_is_read_in_order_and_counted_by_status():
     # And every certificate is counted by status, with the pages, and only the REVOKED one is a finding
     assert dict(scan.by_status) == {"ACTIVE": 3, "REVOKED": 1, "INACTIVE": 1}
     assert (scan.pages, scan.certificates_scanned) == (2, 5)
-    assert [(f["type"], f["certificateId"]) for f in scan.findings] == [("CERTIFICATE_STATUS", f"{3:064x}")]
+    assert [(f["type"], f["caCertificateId"], f["certificateId"]) for f in scan.findings] == [
+        ("CERTIFICATE_STATUS", CA, f"{3:064x}")
+    ]
     assert scan.error is None
 
 
@@ -247,9 +250,53 @@ def test_a_nextmarker_seen_twice_ends_the_scan_as_a_paging_loop():
     # When it is scanned
     scan = run(client)
 
-    # Then it stops after the second page with a PagingLoop error
-    assert scan.error["code"] == "PagingLoop"
+    # Then it stops after the second page with a PagingLoop error that names the call
+    assert scan.error == {
+        "code": "PagingLoop",
+        "message": "ListCertificatesByCA returned nextMarker 'm' a second time",
+    }
     assert (scan.pages, len(client.requests)) == (2, 2)
+
+
+def test_a_page_returned_twice_ends_the_scan_before_it_is_counted_twice():
+    # Given a listing whose second page (under a new marker) is the first page again
+    page = [cert(1, "REVOKED"), cert(2)]
+    client = FakeIot([page, list(page), [cert(3)]])
+
+    # When it is scanned
+    scan = run(client)
+
+    # Then the repeated page is not counted and the error names the call and the first certificate
+    assert scan.error == {
+        "code": "PagingLoop",
+        "message": f"ListCertificatesByCA returned a page it had returned before (from certificateId {1:064x})",
+    }
+    assert (scan.certificates_scanned, len(scan.findings)) == (2, 1)
+
+
+def test_throttled_calls_are_retried_and_counted_for_the_ca(monkeypatch):
+    # Given a CA whose describe and first page are each throttled once (the retry waits take no time)
+    monkeypatch.setattr(calls, "sleep", lambda seconds, interrupted: None)
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "x")
+    answers = {"describe": [throttled], "list": [throttled]}
+
+    class Throttling(FakeIot):
+        def describe_ca_certificate(self, certificateId):
+            if answers["describe"]:
+                raise answers["describe"].pop()
+            return super().describe_ca_certificate(certificateId)
+
+        def list_certificates_by_ca(self, **request):
+            if answers["list"]:
+                raise answers["list"].pop()
+            return super().list_certificates_by_ca(**request)
+
+    # When it is scanned
+    scan = run(Throttling([[cert(1)]]))
+
+    # Then both throttles and both retries are counted for the CA, and the scan succeeded
+    assert (scan.throttles, scan.retries, scan.error) == (2, 2, None)
+    assert scan.ca["certificateId"] == CA
 
 
 def test_the_deadline_during_the_listing_reports_how_far_the_scan_got():
@@ -306,11 +353,14 @@ def test_cas_are_scanned_at_most_the_concurrency_at_a_time_and_returned_in_order
 
     ids = ["c" * 64, "a" * 64, "b" * 64]
 
-    # When they are scanned
-    scans = scan_cas(Iot(Slow([[]])), ids, config(scan_concurrency=2), NOW)
+    # When they are scanned, with a progress callback
+    pages = []
+    scans = scan_cas(Iot(Slow([[]])), ids, config(scan_concurrency=2), NOW, on_page=lambda s: pages.append(s.pages))
 
-    # Then at most two ran at once, and the results are in the order given
+    # Then at most two ran at once, each reported its page, and the results are in the order given
     assert most[0] == 2
+    assert pages == [1, 1, 1]
+    assert [s.error for s in scans] == [None, None, None]
     assert [s.ca_certificate_id for s in scans] == ids
     assert [s.certificates_scanned for s in scans] == [1, 1, 1]
 
