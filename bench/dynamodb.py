@@ -30,9 +30,10 @@ import threading
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler
+
+from bench import server
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -262,7 +263,7 @@ class StandInDynamoDB:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pool expects
-    server: _Server
+    server: server._Server
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -295,27 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, api: StandInDynamoDB):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.api = api
-
-
-@contextmanager
-def serving(api: StandInDynamoDB) -> Iterator[str]:
+def serving(api: StandInDynamoDB):
     """Serve `api` on a free loopback port for the duration of the block; yields the endpoint URL."""
-    server = _Server(api)
-    thread = threading.Thread(target=server.serve_forever, name="stand-in-dynamodb", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return server.serving(api, _Handler, "stand-in-dynamodb")
 
 
 def main() -> None:

@@ -307,16 +307,17 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, api: StandInIoT):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, api, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
         self.api = api
 
 
 @contextmanager
-def serving(api: StandInIoT) -> Iterator[str]:
-    """Serve `api` on a free loopback port for the duration of the block; yields the endpoint URL."""
-    server = _Server(api)
-    thread = threading.Thread(target=server.serve_forever, name="stand-in-iot", daemon=True)
+def serving(api, handler: type[BaseHTTPRequestHandler] = _Handler, name: str = "stand-in-iot") -> Iterator[str]:
+    """Serve `api` (reached by `handler` as self.server.api) on a free loopback port for the
+    duration of the block; yields the endpoint URL. The IoT stand-in's by default."""
+    server = _Server(api, handler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
