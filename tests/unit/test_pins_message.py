@@ -3,31 +3,15 @@ finding's line, and findings whose history is unknown (issue 9, mutation run).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from cert_audit.changes import Changes
 from cert_audit.findings import finding_for
 from cert_audit.message import email_text
-from cert_audit.report import build_report, with_changes
+from cert_audit.report import with_changes
 from cert_audit.scan import CaScan
+from tests.unit.test_pins_report import NOW, report_of
 
 CA = "a" * 64
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 GONE = "2026-06-15T12:00:00Z"
-
-
-def report_of(scans: list[CaScan]) -> dict:
-    return build_report(
-        scans,
-        flagged=frozenset({"REVOKED"}),
-        audit_id="id",
-        account_id="123456789012",
-        region="eu-west-1",
-        started_at="s",
-        finished_at="f",
-        now=NOW,
-        errors=[],
-    )
 
 
 def resolved(kind: str, status: str, severity: str, first_seen: str | None) -> dict:
