@@ -1,7 +1,9 @@
-"""The Lambda entry point: parse configuration and event, run the audit, notify, measure.
+"""The Lambda entry point: configuration and event, the run lock, the audit, its memory
+(memory.py), the metrics and the notification, each bounded by its share of the time left.
 
 Scheduled events audit the configured CAs; an on-demand invocation may pass
-{"caCertificateIds": ["<id>", ...]} to audit just those.
+{"caCertificateIds": ["<id>", ...]} to audit just those, and {"notify": "always"} (or
+"changes", "findings") to override NOTIFY_ON for that run, as the weekly digest does.
 """
 
 from __future__ import annotations
