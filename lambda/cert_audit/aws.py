@@ -141,8 +141,9 @@ class PageGuard:
     starts with an item an earlier page started with, a nextMarker already followed, or a long
     run of empty pages that each promise more."""
 
-    def __init__(self, operation: str):
+    def __init__(self, operation: str, marker_name: str = "nextMarker"):
         self.operation = operation
+        self.marker_name = marker_name
         self.markers: set[str] = set()
         self.first_items: set[str] = set()
         self.empty_pages = 0
@@ -165,7 +166,7 @@ class PageGuard:
     def follow(self, marker: str) -> None:
         """Call before requesting the page of `marker`."""
         if marker in self.markers:
-            raise PagingLoop(f"{self.operation} returned nextMarker {marker[:40]!r} a second time")
+            raise PagingLoop(f"{self.operation} returned {self.marker_name} {marker[:40]!r} a second time")
         self.markers.add(marker)
 
 

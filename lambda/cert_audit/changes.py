@@ -11,6 +11,7 @@ resolved themselves.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,12 @@ class Changes:
     writes: list[dict] = field(default_factory=list)  # records to put in the state
     deletes: list[str] = field(default_factory=list)  # findingIds to delete from the state
 
+    def see_open_since(self, first_seen: str | None) -> None:
+        """Keep the earliest firstSeen of the open findings (a running minimum: no list of a
+        million dates)."""
+        if first_seen and (self.oldest is None or first_seen < self.oldest):
+            self.oldest = first_seen
+
     def counts(self) -> dict[str, int]:
         return {"new": len(self.new), "resolved": len(self.resolved), "ongoing": self.ongoing}
 
@@ -96,7 +103,6 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
     current = {finding["findingId"]: finding for finding in findings}
     quiet = {finding["findingId"]: finding for finding in suppressed}
     changes = Changes()
-    oldest = []
     gone = set()
     for record in previous:
         finding_id = record["findingId"]
@@ -119,19 +125,17 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
                 changes.writes.append(record_of(finding, not still_open))
         if still_open:
             changes.ongoing += 1
-            if first_seen := (finding or record)["firstSeen"]:
-                oldest.append(first_seen)
-    for finding_id, finding in {**quiet, **current}.items():
+            changes.see_open_since((finding or record)["firstSeen"])
+    for finding_id, finding in itertools.chain(quiet.items(), current.items()):
         if "isNew" not in finding:
             is_new = finding_id in current
             finding.update(firstSeen=now, isNew=is_new)
             changes.writes.append(record_of(finding, not is_new))
             if is_new:
                 changes.new.append(finding)
-                oldest.append(now)
+                changes.see_open_since(now)
     changes.new = worst_first(changes.new)
     changes.resolved = worst_first(changes.resolved)
-    changes.oldest = min(oldest, default=None)
     return changes
 
 

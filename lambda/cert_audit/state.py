@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from cert_audit.aws import PagingLoop, error_of
+from cert_audit.aws import PageGuard, error_of
 from cert_audit.calls import Deadline, call, send_in_batches
 
 BATCH_MAX = 25  # BatchWriteItem's limit
@@ -36,7 +36,7 @@ def read_open(dynamodb, table: str, deadline: Deadline, unreadable: list[str] | 
     passed on with that field None and `unreadable` set. Each is described in `unreadable`,
     so the run can say so. A LastEvaluatedKey seen before raises PagingLoop."""
     request = {"TableName": table}
-    seen_keys = set()
+    guard = PageGuard(f"Scan of {table}", "LastEvaluatedKey")
     while True:
         page = call(dynamodb.scan, deadline, **request)
         for item in page.get("Items", []):
@@ -50,10 +50,7 @@ def read_open(dynamodb, table: str, deadline: Deadline, unreadable: list[str] | 
             yield record
         if "LastEvaluatedKey" not in page:
             return
-        key = json.dumps(page["LastEvaluatedKey"], sort_keys=True, default=str)
-        if key in seen_keys:
-            raise PagingLoop(f"Scan of {table} returned LastEvaluatedKey {key[:80]} a second time")
-        seen_keys.add(key)
+        guard.follow(json.dumps(page["LastEvaluatedKey"], sort_keys=True, default=str))
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
