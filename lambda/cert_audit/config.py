@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cert_audit.findings import Thresholds
 
 # Certificate statuses of the IoT API (botocore's service model, CertificateStatus).
 KNOWN_STATUSES = (
@@ -35,6 +37,16 @@ DAYS_MAX = 3652  # ten years, Device Defender's upper bound for its age check
 # provisioning, just-in-time registration and operators share with the audit.
 DEFAULT_IOT_RATE_LIMIT = 5
 IOT_RATE_LIMIT_MAX = 100
+# The inventory (issue 13): DescribeCertificate has its own quota (L-FC864907, 10 requests/s by
+# default); half of it, as for the listing, leaves the rest to operators and provisioning.
+DEFAULT_INVENTORY_RATE_LIMIT = 5
+# Seconds a run may spend describing certificates after its scan (never the scan's time: the
+# inventory starts when the scan is done). 300 s at 5/s is 1,500 certificates a run.
+DEFAULT_INVENTORY_TIME_BUDGET_S = 300
+INVENTORY_TIME_BUDGET_MAX_S = 840  # the function's 15 minutes less the 60 s time reserve
+SCOPE_CHOICES = ("ca", "account")
+# Hash names as x509.Details writes them (cryptography's names, upper case, no dash).
+SIGNATURE_HASHES = ("MD5", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA3224", "SHA3256", "SHA3384", "SHA3512")
 # What an on-demand invocation's event may carry.
 EVENT_KEYS = ("caCertificateIds", "notify")
 _TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):\d{12}:([\w-]+(\.fifo)?)$")
@@ -63,6 +75,13 @@ class AuditConfig:
     state_table: str | None = None  # DynamoDB table of the open findings (the memory of past runs)
     report_bucket: str | None = None  # S3 bucket that archives every run's full report
     event_bus: str | None = None  # EventBridge bus that gets one event per new and resolved finding
+    # The certificate inventory (issue 13): the DynamoDB cache of DescribeCertificate (None: off),
+    # its own rate (DescribeCertificate's quota is its own) and time budget, the checks' thresholds.
+    inventory_table: str | None = None
+    inventory_rate_limit: int = DEFAULT_INVENTORY_RATE_LIMIT
+    inventory_time_budget_s: int = DEFAULT_INVENTORY_TIME_BUDGET_S
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    scope: str = "ca"  # "account": every certificate of the account (ListCertificates), not only the CAs'
 
     @property
     def all_cas(self) -> bool:
@@ -185,6 +204,7 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     )
     raw_age = env.get("MAX_CERTIFICATE_AGE_DAYS", "").strip()
     max_age = check(_int_in_range, "MAX_CERTIFICATE_AGE_DAYS", raw_age, 1, DAYS_MAX) if raw_age else None
+    inventory = check(_inventory_settings, env)
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
     return AuditConfig(
@@ -203,7 +223,52 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
         state_table=env.get("STATE_TABLE_NAME", "").strip() or None,
         report_bucket=env.get("REPORT_BUCKET_NAME", "").strip() or None,
         event_bus=env.get("EVENT_BUS_NAME", "").strip() or None,
+        **inventory,
     )
+
+
+def parse_hashes(value: str, source: str) -> frozenset[str]:
+    """Signature hash names (SHA1, MD5...), comma-separated; empty: no hash is weak."""
+    hashes = {part.strip().upper().replace("-", "") for part in value.split(",") if part.strip()}
+    if unknown := sorted(hashes - set(SIGNATURE_HASHES)):
+        raise ConfigError(f"{source}: unknown hash {', '.join(unknown)}; allowed: {', '.join(SIGNATURE_HASHES)}")
+    return frozenset(hashes)
+
+
+def _inventory_settings(env: Mapping[str, str]) -> dict:
+    """The inventory's settings (issue 13), every problem in one ConfigError."""
+    problems = []
+
+    def number(name: str, default: int, low: int, high: int) -> int | None:
+        try:
+            return _int_in_range(name, env.get(name, str(default)), low, high)
+        except ConfigError as error:
+            problems.append(str(error))
+            return None
+
+    settings = {
+        "inventory_table": env.get("INVENTORY_TABLE_NAME", "").strip() or None,
+        "inventory_rate_limit": number("INVENTORY_RATE_LIMIT", DEFAULT_INVENTORY_RATE_LIMIT, 1, IOT_RATE_LIMIT_MAX),
+        "inventory_time_budget_s": number(
+            "INVENTORY_TIME_BUDGET_SECONDS", DEFAULT_INVENTORY_TIME_BUDGET_S, 0, INVENTORY_TIME_BUDGET_MAX_S
+        ),
+    }
+    thresholds = {
+        "expiry_warning_days": number("DEVICE_EXPIRY_WARNING_DAYS", 30, 1, DAYS_MAX),
+        "min_rsa_bits": number("MIN_RSA_KEY_BITS", 2048, 1024, 16384),
+        "min_ec_bits": number("MIN_EC_KEY_BITS", 256, 160, 521),
+    }
+    try:
+        thresholds["weak_hashes"] = parse_hashes(env.get("WEAK_SIGNATURE_HASHES", "SHA1,MD5"), "WEAK_SIGNATURE_HASHES")
+    except ConfigError as error:
+        problems.append(str(error))
+    try:
+        settings["scope"] = _choice("AUDIT_SCOPE", env.get("AUDIT_SCOPE", "ca"), SCOPE_CHOICES)
+    except ConfigError as error:
+        problems.append(str(error))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return {**settings, "thresholds": Thresholds(**thresholds)}
 
 
 def ca_ids_from_event(event: object) -> tuple[str, ...] | None:

@@ -13,6 +13,16 @@ Fidelity added to moto's IoT (see shared reference list_certificates_by_ca and b
   `seed_ca` registers real X.509 CA certificates (made with `cryptography`) to read it from.
 - Each CA's certificates are indexed once per change of the fleet's size instead of being
   filtered from every certificate of the account on each page (moto's way is O(fleet) a page).
+- DescribeCertificate (issue 13) reports the validity written in the device certificate's PEM,
+  as the API does (moto says now ± 1 day), its caCertificateId and certificateMode, and finds
+  the certificate by ID instead of walking the fleet; `device_certificate_pem` makes real X.509
+  device certificates with `cryptography` (RSA or EC, SHA-256 or SHA-1, any validity) and
+  `seed_device_certificates` registers them. A PEM that is not a certificate (the fast fleets of
+  `seed_certificates`) keeps moto's validity. Not emulated: certificates registered without a CA
+  being told apart from AWS-issued ones (both have no caCertificateId here, as in the API).
+- ListCertificates (issue 13) pages as ListCertificatesByCA does, with certificateMode; moto
+  returns everything at once. ListAttachedPolicies and ListPrincipalThingsV2 page their answers
+  (`pageSize`/`marker`, `maxResults`/`nextToken`); moto returns everything at once.
 - Faults: `inject_faults` answers chosen calls with real IoT error bodies through botocore's
   `before-send` hook, so botocore's own error parsing and retries run.
 Not emulated: marker expiry, the account's request quota (see bench/ for a throttling
@@ -27,15 +37,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.common_models import BaseModel
-from moto.iot.exceptions import InvalidRequestException
+from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
 from moto.iot.models import FakeCaCertificate, FakeCertificate, IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 from moto.sns.models import sns_backends
@@ -91,13 +102,14 @@ def _page(self: IoTResponse, items: list[BaseModel], to_dict: Callable[[BaseMode
     return response
 
 
-def _certificates_of(backend: IoTBackend, ca_certificate_id: str) -> list[FakeCertificate]:
-    """The CA's certificates, oldest first, indexed again whenever the fleet's size changes."""
+def _certificates_of(backend: IoTBackend, ca_certificate_id: str | None) -> list[FakeCertificate]:
+    """The CA's certificates (None: every certificate of the account), oldest first, indexed
+    again whenever the fleet's size changes."""
     key = (id(backend), ca_certificate_id)
     size, certificates = _index.get(key, (-1, []))
     if size != len(backend.certificates):
         certificates = sorted(
-            (c for c in backend.certificates.values() if c.ca_certificate_id == ca_certificate_id),
+            (c for c in backend.certificates.values() if ca_certificate_id in (None, c.ca_certificate_id)),
             key=lambda c: (c.creation_date, c.certificate_id),
         )
         _index[key] = (len(backend.certificates), certificates)
@@ -154,11 +166,65 @@ def _describe_ca_certificate(self: IoTResponse):
     return json.dumps(response, default=_epoch)
 
 
+def _describe_certificate(self: IoTResponse):
+    certificate_id = self.path.rsplit("/", 1)[-1]
+    certificate = self.iot_backend.certificates.get(certificate_id)  # moto walks every certificate
+    if certificate is None:
+        raise ResourceNotFoundException(f"Certificate {certificate_id} does not exist")
+    description = certificate.to_description_dict()
+    try:
+        pem = x509.load_pem_x509_certificate(certificate.certificate_pem.encode())
+        description["validity"] = {"notBefore": pem.not_valid_before_utc, "notAfter": pem.not_valid_after_utc}
+    except ValueError:
+        pass  # not a real certificate (seed_certificates' fast fleets): moto's validity stays
+    description.update(
+        certificateMode=getattr(certificate, "certificate_mode", "DEFAULT"), customerVersion=1, generationId="1"
+    )
+    if certificate.ca_certificate_id:
+        description["caCertificateId"] = certificate.ca_certificate_id
+    description.pop("transferData", None)
+    return json.dumps({"certificateDescription": description}, default=_epoch)
+
+
+def _list_certificates(self: IoTResponse):
+    return json.dumps(_page(self, _certificates_of(self.iot_backend, None), _device_certificate), default=_epoch)
+
+
+def _token_page(self: IoTResponse, items: list, size_name: str, token_name: str, next_name: str) -> tuple[list, dict]:
+    """A page of `items` by an offset token, for the attachment listings."""
+    size = self._get_int_param(size_name, 250)
+    token = self._get_param(token_name)
+    start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    more = (
+        {next_name: base64.urlsafe_b64encode(str(start + size).encode()).decode()} if start + size < len(items) else {}
+    )
+    return items[start : start + size], more
+
+
+def _list_attached_policies(self: IoTResponse):
+    target = unquote(self.path.rsplit("/", 1)[-1])
+    policies = self.iot_backend.list_attached_policies(target=target)
+    page, more = _token_page(self, policies, "pageSize", "marker", "nextMarker")
+    return json.dumps({"policies": [policy.to_dict() for policy in page], **more})
+
+
+def _list_principal_things_v2(self: IoTResponse):
+    names = self.iot_backend.list_principal_things_v2(principal_arn=self.headers.get("x-amzn-principal"))
+    page, more = _token_page(self, names, "maxResults", "nextToken", "nextToken")
+    return json.dumps(
+        {"principalThingObjects": [{"thingName": n, "thingPrincipalType": "NON_EXCLUSIVE_THING"} for n in page], **more}
+    )
+
+
 def install() -> None:
     """Extend moto's IoT responses (idempotent)."""
     IoTResponse.list_certificates_by_ca = _list_certificates_by_ca
     IoTResponse.list_ca_certificates = _list_ca_certificates
     IoTResponse.describe_ca_certificate = _describe_ca_certificate
+    IoTResponse.describe_certificate = _describe_certificate
+    IoTResponse.list_certificates = _list_certificates
+    IoTResponse.list_attached_policies = _list_attached_policies
+    IoTResponse.list_principal_things_v2 = _list_principal_things_v2
 
 
 def iot_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> IoTBackend:
@@ -225,6 +291,81 @@ def seed_certificates(
         )
         certificate.creation_date = (first_created + timedelta(minutes=number)).replace(tzinfo=None)
         certificate.certificate_mode = mode
+        backend.certificates[certificate.certificate_id] = certificate
+        ids.append(certificate.certificate_id)
+    return ids
+
+
+_keys: dict[tuple[str, int], object] = {}
+# sha256WithRSAEncryption and sha1WithRSAEncryption (RFC 4055, RFC 3279), DER-encoded: same length.
+_SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")
+_SHA1_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def device_certificate_pem(
+    not_after: datetime,
+    *,
+    key_type: str = "EC",
+    key_size: int = 256,
+    signature_hash: str = "SHA256",
+    not_before: datetime | None = None,
+    issuer: str = "Device CA",
+    subject: str = "device",
+) -> str:
+    """A real X.509 device certificate made with `cryptography`: an RSA (`key_size` bits) or EC
+    (P-256/P-384) key, signed with SHA-256 or SHA-1 (RSA only), valid until `not_after`. Keys are
+    made once per type and size (serial numbers keep the certificates, and their IDs, apart).
+
+    cryptography refuses to sign with SHA-1 (as it should); a SHA-1 certificate is made as the
+    SHA-256 one with both algorithm identifiers set to sha1WithRSAEncryption and the TBS part
+    signed again with SHA-1 (same lengths), so it is a well-formed certificate with a valid
+    SHA-1 signature, as an old CA would have issued."""
+    if (key_type, key_size) not in _keys:
+        _keys[key_type, key_size] = (
+            rsa.generate_private_key(65537, key_size)
+            if key_type == "RSA"
+            else ec.generate_private_key({256: ec.SECP256R1(), 384: ec.SECP384R1()}[key_size])
+        )
+    key = _keys[key_type, key_size]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or min(not_after, datetime.now(UTC)) - timedelta(days=365))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    if signature_hash == "SHA1":
+        if key_type != "RSA":
+            raise ValueError("SHA-1 device certificates are made with RSA keys only")
+        der = certificate.public_bytes(serialization.Encoding.DER).replace(_SHA256_RSA, _SHA1_RSA)
+        signature = key.sign(
+            x509.load_der_x509_certificate(der).tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1()
+        )
+        certificate = x509.load_der_x509_certificate(der[: -len(signature)] + signature)
+    elif signature_hash != "SHA256":
+        raise ValueError(f"signature hash {signature_hash} is not made here; SHA256 or SHA1")
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def seed_device_certificates(
+    backend: IoTBackend,
+    ca_certificate_id: str | None,
+    pems: Iterable[str],
+    status: str = "ACTIVE",
+    *,
+    first_created: datetime = datetime(2024, 1, 1, tzinfo=UTC),
+) -> list[str]:
+    """Register real device certificates (PEMs) under a CA (None: without one, as
+    CreateKeysAndCertificate or registration without a CA makes them); returns their IDs."""
+    ids = []
+    for pem in pems:
+        number = len(backend.certificates)
+        certificate = FakeCertificate(pem, status, backend.account_id, backend.region_name, ca_certificate_id)
+        certificate.creation_date = (first_created + timedelta(minutes=number)).replace(tzinfo=None)
+        certificate.certificate_mode = "DEFAULT"
         backend.certificates[certificate.certificate_id] = certificate
         ids.append(certificate.certificate_id)
     return ids

@@ -19,11 +19,18 @@ The other types: a CA that is not ACTIVE while device certificates it signed sti
 CRITICAL (the owner disabled the CA, often after a compromise, and the follow-up is not done);
 an expired CA is HIGH, an expiring one MEDIUM (as Device Defender's CA_CERTIFICATE_EXPIRING_CHECK);
 certificate age is LOW (as Device Defender's DEVICE_CERTIFICATE_AGE_CHECK).
+From the certificate itself (the inventory, issue 13; ACTIVE and PENDING_TRANSFER certificates,
+the ones that connect or are about to): an expired one is HIGH (the device can no longer
+connect), one expiring within the warning is MEDIUM (as Device Defender's
+DEVICE_CERTIFICATE_EXPIRING_CHECK), a weak key HIGH (RSA under 2048 bits is below every current
+baseline: NIST SP 800-131A, BSI TR-02102), a weak signature hash (SHA-1, MD5) MEDIUM (collisions
+are practical; what it puts at risk is the issuer's signature, and auditors flag it).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +39,21 @@ DEVICE_CERTIFICATE_AGE = "DEVICE_CERTIFICATE_AGE"
 CA_NOT_ACTIVE = "CA_NOT_ACTIVE_WITH_ACTIVE_DEVICE_CERTIFICATES"
 CA_EXPIRING = "CA_CERTIFICATE_EXPIRING"
 CA_EXPIRED = "CA_CERTIFICATE_EXPIRED"
-FINDING_TYPES = (CERTIFICATE_STATUS, CA_NOT_ACTIVE, CA_EXPIRED, CA_EXPIRING, DEVICE_CERTIFICATE_AGE)
+DEVICE_EXPIRING = "DEVICE_CERTIFICATE_EXPIRING"
+DEVICE_EXPIRED = "DEVICE_CERTIFICATE_EXPIRED"
+WEAK_KEY = "WEAK_KEY"
+WEAK_SIGNATURE = "WEAK_SIGNATURE"
+FINDING_TYPES = (
+    CERTIFICATE_STATUS,
+    CA_NOT_ACTIVE,
+    CA_EXPIRED,
+    CA_EXPIRING,
+    DEVICE_CERTIFICATE_AGE,
+    DEVICE_EXPIRED,
+    DEVICE_EXPIRING,
+    WEAK_KEY,
+    WEAK_SIGNATURE,
+)
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")  # worst first
 SEVERITY_BY_STATUS = {
@@ -178,3 +199,85 @@ def worst_first(findings: list[dict]) -> list[dict]:
         findings,
         key=lambda f: (severity_rank(f["severity"]), f["creationDate"] or "", f["certificateId"] or ""),
     )
+
+
+# The inventory's checks (issue 13) look at certificates that connect or are about to: an
+# expired REVOKED certificate is no news, and an INACTIVE one is a finding of its own already.
+CONNECTING_STATUSES = frozenset({"ACTIVE", "PENDING_TRANSFER"})
+REMEDIATION = {
+    DEVICE_EXPIRED: "Issue the device a new certificate (or revoke and delete this one if the device is retired).",
+    DEVICE_EXPIRING: "Issue and deliver the successor certificate before it expires; devices that cannot "
+    "renew in the field need it most.",
+    WEAK_KEY: "Rotate the device to a new key pair (RSA 2048+ or EC P-256+) and revoke this certificate.",
+    WEAK_SIGNATURE: "Re-issue the certificate signed with SHA-256 or stronger and revoke this one.",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the certificate checks treat as expiring or weak (AuditConfig holds them)."""
+
+    expiry_warning_days: int = 30  # Device Defender's default for DEVICE_CERTIFICATE_EXPIRING_CHECK
+    min_rsa_bits: int = 2048
+    min_ec_bits: int = 256
+    weak_hashes: frozenset[str] = frozenset({"SHA1", "MD5"})
+
+
+def certificate_findings(
+    certificate: dict[str, Any], ca_certificate_id: str, details, now: datetime, thresholds: Thresholds
+) -> list[dict]:
+    """Findings from what a certificate's PEM says (an x509.Details), for a certificate of a listing page."""
+    if certificate.get("status") not in CONNECTING_STATUSES:
+        return []
+    found = []
+    not_after = datetime.fromtimestamp(details.not_after, UTC)
+    days_left = (not_after - now).days
+    if not_after <= now:
+        if certificate["status"] == "ACTIVE":  # a pending transfer cannot connect yet: not "can no longer"
+            found.append(
+                (
+                    DEVICE_EXPIRED,
+                    "HIGH",
+                    f"ACTIVE certificate expired on {iso_utc(not_after)}: the device can no longer connect.",
+                )
+            )
+    elif days_left <= thresholds.expiry_warning_days:
+        found.append(
+            (
+                DEVICE_EXPIRING,
+                "MEDIUM",
+                f"Certificate expires on {iso_utc(not_after)}, in {days_left} days (warning at "
+                f"{thresholds.expiry_warning_days}): after that the device cannot connect.",
+            )
+        )
+    minimum = {"RSA": thresholds.min_rsa_bits, "EC": thresholds.min_ec_bits, "DSA": thresholds.min_rsa_bits}
+    if details.key_type in minimum and details.key_size < minimum[details.key_type]:
+        found.append(
+            (
+                WEAK_KEY,
+                "HIGH",
+                f"{details.key_type} key of {details.key_size} bits, under the {minimum[details.key_type]}-bit "
+                "minimum: it may be broken within the device's lifetime.",
+            )
+        )
+    if details.signature_hash in thresholds.weak_hashes:
+        found.append(
+            (
+                WEAK_SIGNATURE,
+                "MEDIUM",
+                f"Certificate is signed with {details.signature_hash}, a hash with practical collisions.",
+            )
+        )
+    findings = []
+    for kind, severity, reason in found:
+        finding = _finding(kind, ca_certificate_id, certificate, severity, reason)
+        finding.update(
+            notAfter=iso_utc(not_after),
+            daysToExpiry=days_left,
+            keyType=details.key_type,
+            keySize=details.key_size,
+            signatureHash=details.signature_hash,
+            remediation=REMEDIATION[kind],
+        )
+        findings.append(finding)
+    return findings
