@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 
@@ -92,3 +93,49 @@ def test_each_ca_line_of_the_report_carries_its_description_and_scan():
         "problem": "status missing or not a string",
     }
     assert report["schemaVersion"] == 1
+
+
+def test_the_fields_the_memory_and_the_archive_fill_in_are_there_and_null_before():
+    # Given a run without a memory of the last run and without an archive (the CLI's default)
+    report = report_of([CaScan(CA)])
+
+    # Then every field of the schema that they would fill in is still there, null or empty,
+    # so a subscriber can read report["reportUri"] whatever the deployment
+    assert {
+        name: report[name]
+        for name in ("changes", "oldestOpenSince", "resolvedFindings", "reportUri", "reportConsoleUrl")
+    } == {
+        "changes": None,
+        "oldestOpenSince": None,
+        "resolvedFindings": [],
+        "reportUri": None,
+        "reportConsoleUrl": None,
+    }
+
+
+def test_csv_columns_are_the_finding_fields_then_the_added_ones_in_order_of_appearance():
+    # Given a REVOKED finding with the run's own fields, then a CA finding with its notAfter
+    certificate = {"certificateId": "c" * 64, "status": "REVOKED", "creationDate": NOW}
+    revoked = {
+        **finding_for(certificate, CA, frozenset({"REVOKED"})),
+        "findingId": "f1",
+        "isNew": True,
+    }
+    ca_finding = {**revoked, "type": "CA_CERTIFICATE_EXPIRING", "notAfter": "2026-07-01T00:00:00Z", "findingId": "f2"}
+
+    # When they are written as CSV
+    stream = io.StringIO()
+    write_csv([revoked, ca_finding], stream)
+
+    # Then the header is the engine's fields in its order, then each added field once, as first seen
+    header = stream.getvalue().splitlines()[0]
+    assert header == (
+        "type,caCertificateId,certificateId,certificateArn,status,certificateMode,creationDate,severity,reason,"
+        "findingId,isNew,notAfter"
+    )
+    # And each line has its own values under them (an added field a finding lacks is empty)
+    lines = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [(line["findingId"], line["isNew"], line["notAfter"]) for line in lines] == [
+        ("f1", "True", ""),
+        ("f2", "True", "2026-07-01T00:00:00Z"),
+    ]
