@@ -1,10 +1,11 @@
 """The full report of every run, archived in S3 (REPORT_BUCKET_NAME) before anything is published.
 
-Two objects per run under reports/YYYY/MM/DD/: `<auditId>.json.gz`, the whole report (every
-finding, untrimmed), and `<auditId>.csv.gz`, its findings as CSV. Both are gzip-compressed
+Objects per run under reports/YYYY/MM/DD/: `<auditId>.json.gz`, the whole report (every
+finding, untrimmed), `<auditId>.csv.gz`, its findings as CSV, and `<auditId>.html`, the page a
+person opens (html_report: the worst findings, linking to the JSON). All are gzip-compressed
 with `ContentEncoding: gzip`, so a browser download from the console arrives uncompressed.
 They are written through a temporary file, so a report with a million findings is never one
-string in memory.
+string in memory (the HTML page is bounded, a few MB at most).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from cert_audit import html_report
+from cert_audit.aws import error_of
 from cert_audit.calls import Deadline, call
 from cert_audit.message import CONSOLE_HOSTS
-from cert_audit.report import write_csv
+from cert_audit.report import add_error, write_csv
 
 PREFIX = "reports"
 
@@ -28,6 +31,12 @@ PREFIX = "reports"
 def report_key(report: dict, extension: str) -> str:
     day = report["startedAt"][:10].replace("-", "/")
     return f"{PREFIX}/{day}/{report['auditId']}.{extension}.gz"
+
+
+def html_key(report: dict) -> str:
+    """The HTML page's key: `.html`, not `.html.gz`, so that a browser opening it from the console
+    (served with ContentEncoding gzip) shows a page instead of downloading a .gz file."""
+    return report_key(report, "html").removesuffix(".gz")
 
 
 def console_url(bucket: str, key: str, region: str | None, partition: str = "aws") -> str:
@@ -81,7 +90,8 @@ def _compact(item: dict) -> str:
 
 
 def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition: str = "aws") -> dict:
-    """Write the report and its findings CSV; returns {"reportUri", "reportConsoleUrl"}."""
+    """Write the report, its findings CSV and its HTML page; returns {"reportUri", "reportConsoleUrl",
+    "reportHtmlUri", "reportHtmlConsoleUrl"} (the HTML's None if the page could not be written)."""
     key = report_key(report, "json")
 
     def write_json(compressed) -> None:
@@ -96,7 +106,31 @@ def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition:
         _put(s3, bucket, key, body, "application/json", deadline)
     with _gzipped(write_findings) as body:
         _put(s3, bucket, report_key(report, "csv"), body, "text/csv", deadline)
-    return {
+    links = {
         "reportUri": f"s3://{bucket}/{key}",
         "reportConsoleUrl": console_url(bucket, key, report["region"], partition),
+    }
+    return {**links, **_archive_html(s3, bucket, report, links, deadline, partition)}
+
+
+def _archive_html(s3, bucket: str, report: dict, links: dict, deadline: Deadline, partition: str) -> dict:
+    """The report's HTML page (html_report; it links to the JSON report), written last: a page that
+    fails costs neither the JSON nor the CSV, and becomes a run error (source `archive`) in the
+    report that is published (the archived JSON, written before it, does not carry it)."""
+    key = html_key(report)
+    try:
+        page = html_report.render({**report, **links}).encode()  # bounded: it lists the worst findings only
+
+        def write_html(compressed) -> None:
+            compressed.write(page)
+
+        with _gzipped(write_html) as body:
+            _put(s3, bucket, key, body, "text/html", deadline)
+    except Exception as problem:  # noqa: BLE001 - the JSON and CSV are archived all the same
+        error = error_of(problem)
+        add_error(report, "archive", error["code"], f"{error['message']}. The HTML report was not archived")
+        return {"reportHtmlUri": None, "reportHtmlConsoleUrl": None}
+    return {
+        "reportHtmlUri": f"s3://{bucket}/{key}",
+        "reportHtmlConsoleUrl": console_url(bucket, key, report["region"], partition),
     }

@@ -200,6 +200,9 @@ def email_text(report: dict) -> str:
         lines += ["", "Expired suppressions (no longer applied: renew or remove them)"]
         lines += [_expired_line(entry) for entry in report["expiredSuppressions"]]
         lines += _more(expired_omitted, "expired suppressions")
+    if report.get("reportHtmlConsoleUrl"):
+        # The page a person reads (charts, a table to sort and filter); its console page opens it.
+        lines += ["", f"Report page (HTML, open it from the S3 console): {report['reportHtmlConsoleUrl']}"]
     if report.get("reportUri"):
         lines += [
             "",

@@ -108,6 +108,8 @@ def build_report(
         "resolvedFindings": [],
         "reportUri": None,
         "reportConsoleUrl": None,
+        "reportHtmlUri": None,  # the archive's HTML page (html_report), the email links to it
+        "reportHtmlConsoleUrl": None,
     }
 
 

@@ -548,8 +548,8 @@ def test_an_archive_put_that_fails_once_sends_the_whole_body_again(fleet, memory
     # When the audit runs
     result = run(virtual_time)
 
-    # Then both objects were sent twice and each is whole
-    assert sorted(attempts.values()) == [2, 2]
+    # Then every object (the JSON, the CSV, the HTML page and any other format) was sent twice, each whole
+    assert len(attempts) >= 3 and set(attempts.values()) == {2}
     assert result["errors"] == []
     assert len(json.loads(memory.archived(result["reportUri"]))["findings"]) == 10
     csv_rows = memory.archived(result["reportUri"].replace(".json.gz", ".csv.gz")).decode().splitlines()
