@@ -55,6 +55,12 @@ class Changes:
     oldest: str | None = None  # the earliest firstSeen of the open findings
     writes: list[dict] = field(default_factory=list)  # records to put in the state
     deletes: list[str] = field(default_factory=list)  # findingIds to delete from the state
+    # For Security Hub (securityhub.py), with `refresh_before` given: open findings whose record is
+    # unchanged but was never imported or last imported before then, as (lastImported or "", findingId);
+    # findings whose suppression ended in this run; suppressed findings that are gone.
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    unsuppressed: list[str] = field(default_factory=list)
+    gone_suppressed: list[dict] = field(default_factory=list)
 
     def see_open_since(self, first_seen: str | None) -> None:
         """Keep the earliest firstSeen of the open findings (a running minimum: no list of a
@@ -94,7 +100,14 @@ def finding_of(record: dict) -> dict:
     return {**dict.fromkeys(FINDING_FIELDS), **known, **(finding if isinstance(finding, dict) else {})}
 
 
-def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dict], scope: Scope, now: str) -> Changes:
+def compare(
+    findings: list[dict],
+    suppressed: list[dict],
+    previous: Iterable[dict],
+    scope: Scope,
+    now: str,
+    refresh_before: str | None = None,
+) -> Changes:
     """Mark each finding's `firstSeen` and `isNew` (in place) and work out what changed.
 
     `previous` is read once, as a stream: only the records that change are kept. A record read
@@ -112,8 +125,8 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
         if finding is None and scope.can_see_gone(record):
             gone.add(finding_id)
             changes.deletes.append(finding_id)
-            if not record["suppressed"]:
-                changes.resolved.append({**finding_of(record), "firstSeen": record["firstSeen"], "resolvedAt": now})
+            gone_finding = {**finding_of(record), "firstSeen": record["firstSeen"], "resolvedAt": now}
+            (changes.gone_suppressed if record["suppressed"] else changes.resolved).append(gone_finding)
             continue
         if finding is None:  # its CA could not be checked this time: it stays as it was
             still_open = not record["suppressed"]
@@ -123,6 +136,10 @@ def compare(findings: list[dict], suppressed: list[dict], previous: Iterable[dic
             changed = any(finding.get(key) != record.get(key) for key in TRACKED)
             if still_open == record["suppressed"] or changed or record.get("unreadable"):
                 changes.writes.append(record_of(finding, not still_open))
+                if still_open and record["suppressed"]:
+                    changes.unsuppressed.append(finding_id)
+            elif refresh_before is not None and (record.get("lastImported") or "") < refresh_before:
+                changes.stale.append((record.get("lastImported") or "", finding_id))
         if still_open:
             changes.ongoing += 1
             changes.see_open_since((finding or record)["firstSeen"])
@@ -151,8 +168,15 @@ def scope_of(report: dict, every_ca_requested: bool) -> Scope:
     )
 
 
-def changes_of(report: dict, previous: Iterable[dict] | None, every_ca_requested: bool, now: str) -> Changes:
+def changes_of(
+    report: dict,
+    previous: Iterable[dict] | None,
+    every_ca_requested: bool,
+    now: str,
+    refresh_before: str | None = None,
+) -> Changes:
     """The report's changes against the open findings of `previous` (None: no memory, so every
-    finding is new, as before the state table existed). Marks the report's findings in place."""
+    finding is new, as before the state table existed). Marks the report's findings in place.
+    `refresh_before` (Security Hub on): collect the stale records (Changes.stale)."""
     scope = scope_of(report, every_ca_requested) if previous is not None else Scope(*[frozenset()] * 3, False)
-    return compare(report["findings"], report["suppressedFindings"], previous or (), scope, now)
+    return compare(report["findings"], report["suppressedFindings"], previous or (), scope, now, refresh_before)

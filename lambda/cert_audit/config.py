@@ -82,6 +82,9 @@ class AuditConfig:
     inventory_time_budget_s: int = DEFAULT_INVENTORY_TIME_BUDGET_S
     thresholds: Thresholds = field(default_factory=Thresholds)
     scope: str = "ca"  # "account": every certificate of the account (ListCertificates), not only the CAs'
+    # Security Hub (issue 11): import the findings (securityhub.py); needs the state table, which
+    # remembers what Security Hub was given.
+    security_hub: bool = False
 
     @property
     def all_cas(self) -> bool:
@@ -205,6 +208,7 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     raw_age = env.get("MAX_CERTIFICATE_AGE_DAYS", "").strip()
     max_age = check(_int_in_range, "MAX_CERTIFICATE_AGE_DAYS", raw_age, 1, DAYS_MAX) if raw_age else None
     inventory = check(_inventory_settings, env)
+    security_hub = check(_security_hub, env)
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
     return AuditConfig(
@@ -224,7 +228,22 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
         report_bucket=env.get("REPORT_BUCKET_NAME", "").strip() or None,
         event_bus=env.get("EVENT_BUS_NAME", "").strip() or None,
         **inventory,
+        security_hub=security_hub,
     )
+
+
+def _security_hub(env: Mapping[str, str]) -> bool:
+    """SECURITY_HUB: true or false (default). On, it needs STATE_TABLE_NAME: without the memory
+    every run would import every finding again and never archive a resolved one."""
+    value = env.get("SECURITY_HUB", "false").strip().lower() or "false"
+    if value not in ("true", "false"):
+        raise ConfigError(f"SECURITY_HUB: {env['SECURITY_HUB']!r} is not allowed; choose true or false")
+    if value == "true" and not env.get("STATE_TABLE_NAME", "").strip():
+        raise ConfigError(
+            "SECURITY_HUB: true needs STATE_TABLE_NAME, the state table that remembers what Security Hub was "
+            "given (the stack sets both); set it, or SECURITY_HUB=false"
+        )
+    return value == "true"
 
 
 def parse_hashes(value: str, source: str) -> frozenset[str]:

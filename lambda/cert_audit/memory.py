@@ -5,8 +5,9 @@
    before it is announced, so a failed write never repeats an event (a change whose write
    failed is held back, counted, and announced by the run that records it), and a refused
    event is counted in the report rather than dropped.
-3. Archive the full report in S3, with everything above in it, before anything is published.
-Each step that fails becomes a run error (source `state`, `events` or `archive`) and the
+3. With Security Hub on, import the changes there and mark what it took in the state (securityhub.py).
+4. Archive the full report in S3, with everything above in it, before anything is published.
+Each step that fails becomes a run error (source `state`, `events`, `securityHub` or `archive`) and the
 next step still runs; a state that cannot be read leaves every change unknown, and then
 nothing is written and no event is sent, so the next run compares with the same state.
 """
@@ -24,6 +25,7 @@ from cert_audit.events import entries, put_events
 from cert_audit.findings import iso_utc
 from cert_audit.observability import logger
 from cert_audit.report import add_error, with_changes
+from cert_audit.securityhub import import_findings, refresh_before
 from cert_audit.state import StateWriteError, read_open, write_changes
 
 
@@ -34,6 +36,7 @@ class Memory:
     state_table: str | None = None
     report_bucket: str | None = None
     event_bus: str | None = None
+    security_hub: bool = False  # import into Security Hub (needs the state table)
 
     @property
     def on(self) -> bool:
@@ -60,7 +63,8 @@ def remember(report: dict, memory: Memory, clients, deadline: Deadline, every_ca
         previous = (
             read_open(clients("dynamodb"), memory.state_table, deadline, unreadable) if memory.state_table else None
         )
-        changes = changes_of(report, previous, every_ca_requested, now)
+        refresh = refresh_before(now) if memory.security_hub and memory.state_table else None
+        changes = changes_of(report, previous, every_ca_requested, now, refresh)
     except Exception as problem:  # noqa: BLE001 - the report still goes out, without its changes
         changes = None
         _failed(report, "state", problem, "What changed since the last run is unknown; nothing was recorded")
@@ -104,6 +108,11 @@ def remember(report: dict, memory: Memory, clients, deadline: Deadline, every_ca
                 "EventsNotSent",
                 f"{failed} of {sent + failed} change events were not sent; they are not sent again",
             )
+    if changes and memory.security_hub and memory.state_table:
+        try:
+            import_findings(report, changes, clients, memory.state_table, deadline, unrecorded)
+        except Exception as problem:  # noqa: BLE001
+            _failed(report, "securityHub", problem, "Security Hub was not updated; the next run tries again")
     if memory.report_bucket:
         try:
             report.update(archive_report(clients("s3"), memory.report_bucket, report, deadline))

@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics.base import MetricManager
 from cert_audit.findings import SEVERITY_ORDER
 from cert_audit.observability import metrics
 
-UNITS = {"CaDaysToExpiry": MetricUnit.NoUnit}  # every other metric is a Count
+UNITS = {"CaDaysToExpiry": MetricUnit.NoUnit, "InventoryCoverage": MetricUnit.Percent}  # every other: Count
 
 
 def _emit(dimensions: dict[str, str], values: dict[str, int]) -> None:
@@ -57,6 +57,8 @@ def add_run_totals(report: dict) -> None:
     metrics.add_metric(name="Throttles", unit=MetricUnit.Count, value=summary["throttles"])
     metrics.add_metric(name="MalformedCertificates", unit=MetricUnit.Count, value=summary["malformedCertificates"])
     metrics.add_metric(name="FailedEvents", unit=MetricUnit.Count, value=summary["eventsFailed"])
+    add_inventory_metrics(summary.get("inventory"))
+    metrics.add_metric(name="SecurityHubFailedFindings", unit=MetricUnit.Count, value=summary["securityHubFailed"])
     changes = report["changes"]
     if changes is None:  # the last run's state could not be read: a gap, not a false zero
         return
@@ -66,6 +68,30 @@ def add_run_totals(report: dict) -> None:
     new_by_severity = Counter(finding["severity"] for finding in report["findings"] if finding["isNew"])
     for severity in SEVERITY_ORDER:
         _emit({"service": metrics.service, "Severity": severity}, {"NewFindings": new_by_severity[severity]})
+
+
+def add_inventory_metrics(coverage: dict | None) -> None:
+    """The inventory's coverage (issue 13) and, of the ACTIVE certificates it has described, the renewal
+    forecast (`ExpiringCertificates` by `MonthsAhead`, 0 = this calendar month, to 11) and the counts by
+    `KeyType` and `SignatureHash` (`ActiveCertificates`). Nothing when the inventory is off."""
+    if not coverage:
+        return
+    service = {"service": metrics.service}
+    share = 100 * coverage["described"] / coverage["total"] if coverage["total"] else 100
+    _emit(
+        service,
+        {
+            "InventoryCoverage": round(share, 2),
+            "InventoryRemaining": coverage["remaining"],
+            "InventoryDescribed": coverage["describedThisRun"],
+        },
+    )
+    for months_ahead, count in enumerate(coverage["activeExpiringByMonth"].values()):
+        _emit({**service, "MonthsAhead": str(months_ahead)}, {"ExpiringCertificates": count})
+    for key, count in coverage["activeByKey"].items():
+        _emit({**service, "KeyType": key}, {"ActiveCertificates": count})
+    for name, count in coverage["activeBySignatureHash"].items():
+        _emit({**service, "SignatureHash": name}, {"ActiveCertificates": count})
 
 
 def add_skipped_run() -> None:

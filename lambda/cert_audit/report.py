@@ -94,6 +94,8 @@ def build_report(
             "errors": len(errors),
             "eventsSent": 0,
             "eventsFailed": 0,
+            "securityHubImported": 0,  # findings Security Hub took (securityhub.py)
+            "securityHubFailed": 0,  # findings it refused, after retries
         },
         "cas": cas,
         "findings": worst_first(findings),

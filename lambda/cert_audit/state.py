@@ -1,9 +1,11 @@
 """The audit's memory: the open findings of the last run, in DynamoDB (STATE_TABLE_NAME).
 
 One item per open finding (suppressed ones included, so they keep their firstSeen), keyed by
-`findingId`. A run reads every item once, as a stream (Scan, page by page: memory holds one
-page), and writes only what changed: new findings and changed ones are put, resolved ones
-deleted (BatchWriteItem, 25 at a time). An unchanged finding costs no write.
+`findingId`. With Security Hub on, `lastImported` says when Security Hub was last given the
+item's finding as it is: a put without it (any change of the record) means "not given yet".
+A run reads every item once, as a stream (Scan, page by page: memory holds one page), and
+writes only what changed: new findings and changed ones are put, resolved ones deleted
+(BatchWriteItem, 25 at a time). An unchanged finding costs no write.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _record(item: dict) -> dict | None:
 
     if not text("findingId"):
         return None
-    record = {name: text(name) for name in ("findingId", *REQUIRED, "status", "severity")}
+    record = {name: text(name) for name in ("findingId", *REQUIRED, "status", "severity", "lastImported")}
     suppressed = item.get("suppressed")
     record["suppressed"] = isinstance(suppressed, dict) and suppressed.get("BOOL") is True
     if missing := [name for name in REQUIRED if record[name] is None]:
@@ -84,6 +86,8 @@ def _item(record: dict) -> dict:
     for name in ("status", "severity"):
         if record["finding"].get(name):
             item[name] = {"S": record["finding"][name]}
+    if record.get("lastImported"):  # Security Hub has this record's finding as of then (securityhub.py)
+        item["lastImported"] = {"S": record["lastImported"]}
     return item
 
 

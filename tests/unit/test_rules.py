@@ -163,6 +163,8 @@ def test_report_sums_cas_and_counts_failures():
         "malformedCertificates": 0,
         "eventsSent": 0,
         "eventsFailed": 0,
+        "securityHubImported": 0,
+        "securityHubFailed": 0,
     }
     assert report["findings"][0]["status"] == "INACTIVE"
     assert report["cas"][1]["error"] == {"code": "UnauthorizedException", "message": "denied"}
