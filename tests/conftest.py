@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # Set before any boto3 client exists. A real profile or token in the developer's shell
 # must not leak into tests.
 for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
@@ -19,3 +21,13 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
     }
 )
+
+
+@pytest.fixture(autouse=True)
+def reports_match_their_schema(monkeypatch):
+    """Every report a test makes is checked against docs/report.schema.json where it leaves the
+    engine (invocation result, SNS message, archive, CLI JSON), and the archive's OCSF documents
+    against the OCSF model package: tests/schemas.py."""
+    from tests.schemas import check_reports
+
+    check_reports(monkeypatch)
