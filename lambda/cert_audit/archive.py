@@ -1,10 +1,11 @@
 """The full report of every run, archived in S3 (REPORT_BUCKET_NAME) before anything is published.
 
 Objects per run under reports/YYYY/MM/DD/: `<auditId>.json.gz`, the whole report (every
-finding, untrimmed), `<auditId>.csv.gz`, its findings as CSV, and `<auditId>.html`, the page a
-person opens (html_report: the worst findings, linking to the JSON). All are gzip-compressed
-with `ContentEncoding: gzip`, so a browser download from the console arrives uncompressed.
-They are written through a temporary file, so a report with a million findings is never one
+finding, untrimmed), `<auditId>.csv.gz`, its findings as CSV, `<auditId>.ocsf.json.gz`, its
+findings as OCSF Compliance Findings (ocsf.py: for Security Lake or an OCSF-reading SIEM), and
+`<auditId>.html`, the page a person opens (html_report: the worst findings, linking to the JSON).
+All are gzip-compressed with `ContentEncoding: gzip`, so a browser download from the console
+arrives uncompressed. They are written through a temporary file, so a report with a million findings is never one
 string in memory (the HTML page is bounded, a few MB at most).
 """
 
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from cert_audit import html_report
+from cert_audit import html_report, ocsf
 from cert_audit.aws import error_of
 from cert_audit.calls import Deadline, call
 from cert_audit.message import CONSOLE_HOSTS
@@ -90,8 +91,9 @@ def _compact(item: dict) -> str:
 
 
 def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition: str = "aws") -> dict:
-    """Write the report, its findings CSV and its HTML page; returns {"reportUri", "reportConsoleUrl",
-    "reportHtmlUri", "reportHtmlConsoleUrl"} (the HTML's None if the page could not be written)."""
+    """Write the report, its findings as CSV and OCSF, and its HTML page; returns {"reportUri",
+    "reportConsoleUrl", "reportHtmlUri", "reportHtmlConsoleUrl"} (the HTML's None if the page could
+    not be written)."""
     key = report_key(report, "json")
 
     def write_json(compressed) -> None:
@@ -106,11 +108,29 @@ def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition:
         _put(s3, bucket, key, body, "application/json", deadline)
     with _gzipped(write_findings) as body:
         _put(s3, bucket, report_key(report, "csv"), body, "text/csv", deadline)
+    _archive_ocsf(s3, bucket, report, deadline)
     links = {
         "reportUri": f"s3://{bucket}/{key}",
         "reportConsoleUrl": console_url(bucket, key, report["region"], partition),
     }
     return {**links, **_archive_html(s3, bucket, report, links, deadline, partition)}
+
+
+def _archive_ocsf(s3, bucket: str, report: dict, deadline: Deadline) -> None:
+    """The findings as OCSF documents, streamed into gzip a chunk at a time as the JSON is (a
+    million findings are never one string). One that fails costs neither the JSON nor the CSV:
+    it becomes a run error (source `archive`) in the report that is published."""
+
+    def write_documents(compressed) -> None:
+        with io.TextIOWrapper(compressed, encoding="utf-8") as text:
+            ocsf.write_json(report, text)
+
+    try:
+        with _gzipped(write_documents) as body:
+            _put(s3, bucket, report_key(report, "ocsf.json"), body, "application/json", deadline)
+    except Exception as problem:  # noqa: BLE001 - the JSON and CSV are archived all the same
+        error = error_of(problem)
+        add_error(report, "archive", error["code"], f"{error['message']}. The OCSF findings were not archived")
 
 
 def _archive_html(s3, bucket: str, report: dict, links: dict, deadline: Deadline, partition: str) -> dict:

@@ -194,8 +194,9 @@ def test_demo_shows_the_events_of_each_run(demo):
     assert re.search(rf"\nNEW\s+LOW\s+REVOKED\s+{new['certificateId']}\s+{CHANGED_CA}\n", events)
     assert re.search(rf"\nRESOLVED\s+LOW\s+REVOKED\s+{resolved['certificateId']}\s+{CHANGED_CA}\n", events)
     # and the second run's writes scale with the change: one state write batch, one events batch
+    # (and the archive's four objects: JSON, CSV, OCSF, HTML)
     second = section(out, "Second run")
-    for operation, requests in (("Scan", 1), ("BatchWriteItem", 1), ("PutEvents", 1), ("PutObject", 2)):
+    for operation, requests in (("Scan", 1), ("BatchWriteItem", 1), ("PutEvents", 1), ("PutObject", 4)):
         assert re.search(rf"\n{operation}\s+-\s+{requests}\n", second), operation
 
 
@@ -204,6 +205,6 @@ def test_demo_shows_the_archived_report(demo):
     archive = section(out, "The second run's archived report")
     assert f"The second run's archived report: {archive_uri(report)}\n" in archive
     assert "application/json, ContentEncoding gzip" in archive
-    for run_id in REQUEST_IDS:  # a JSON report and a findings CSV per run
-        for extension in ("json", "csv"):
+    for run_id in REQUEST_IDS:  # a JSON report and its findings as CSV and OCSF per run
+        for extension in ("json", "csv", "ocsf.json"):
             assert re.search(rf"\nreports/\d{{4}}/\d\d/\d\d/{run_id}\.{extension}\.gz\s+[\d,]+\n", archive)

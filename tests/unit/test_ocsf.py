@@ -174,3 +174,24 @@ def test_the_json_is_every_document_a_line_at_every_chunk_boundary(count):
     lines = text.getvalue().splitlines()
     assert (lines[0], lines[-1], len(lines)) == ("[", "]", count + 2)
     assert ocsf.render(report_of(findings)) == text.getvalue()
+
+
+def test_the_documents_are_written_a_chunk_at_a_time_never_as_one_string():
+    # Given a report of three chunks of findings, and a stream that records each write
+    template = every_kind()[0]
+    findings = [{**template, "findingId": f"{n:032x}"} for n in range(3 * ocsf.CHUNK)]
+    writes: list[int] = []
+
+    class Recording(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(len(text))
+            return super().write(text)
+
+    # When they are written
+    ocsf.write_json(report_of(findings), Recording())
+
+    # Then no write holds more than one chunk of documents: the archive's memory stays bounded
+    one_document = len(json.dumps(next(ocsf.documents(report_of(findings))), separators=(",", ":")))
+    assert len(writes) >= 3
+    assert max(writes) < (ocsf.CHUNK + 1) * (one_document + 2)
+    assert sum(writes) > 3 * ocsf.CHUNK * one_document
