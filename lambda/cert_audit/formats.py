@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import NamedTuple
 
-from cert_audit import html_report, ocsf
+from cert_audit import asff, html_report, ocsf
 from cert_audit.findings import CERTIFICATE_STATUS, FINDING_TYPES, severity_rank
 from cert_audit.message import changes_line, console_url, subject
 from cert_audit.report import write_csv
@@ -46,6 +46,11 @@ def as_csv(report: dict) -> str:
     buffer = io.StringIO()
     write_csv(report["findings"], buffer)
     return buffer.getvalue()
+
+
+def as_asff(report: dict) -> str:
+    """The ASFF documents Security Hub gets (asff.py: open, suppressed and resolved findings), as a JSON list."""
+    return json.dumps(list(asff.documents(report)), indent=2) + "\n"
 
 
 def as_table(report: dict) -> str:
@@ -246,6 +251,7 @@ FORMATS: dict[str, Format] = {
     "json": Format(as_json, "json"),
     "csv": Format(as_csv, "csv"),
     "ocsf": Format(ocsf.render, "ocsf.json"),
+    "asff": Format(as_asff, "asff.json"),
     "junit": Format(as_junit, "junit.xml"),
     "markdown": Format(as_markdown, "md"),
     "html": Format(html_report.render, "html"),  # the page a person opens (cert_audit.html_report)

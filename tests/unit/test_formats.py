@@ -3,6 +3,7 @@ dashboards and Markdown for a pull-request comment, from reports the engine buil
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -14,6 +15,7 @@ from cert_audit import formats
 from cert_audit.findings import FINDING_TYPES, finding_for, finding_id
 from cert_audit.report import add_error, build_report
 from cert_audit.scan import CaScan
+from tests.integration.securityhub_stand_in import asff_problems
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -194,12 +196,30 @@ def test_markdown_with_changes_lists_new_first_and_the_resolved():
 
 def test_every_format_renders_a_report_and_has_its_file():
     report = report_of()
-    assert {"table", "json", "csv", "ocsf", "junit", "markdown"} <= set(formats.FORMATS)
+    assert {"table", "json", "csv", "ocsf", "asff", "junit", "markdown"} <= set(formats.FORMATS)
     names = {formats.file_name(name) for name in formats.FORMATS}
     assert len(names) == len(formats.FORMATS)  # no two formats write the same file
     assert formats.file_name("ocsf") == "report.ocsf.json" and formats.file_name("junit") == "report.junit.xml"
     for name, form in formats.FORMATS.items():
         assert form.render(report), name
+
+
+def test_asff_is_the_documents_security_hub_gets_each_valid():
+    # Given a report with open findings, a suppressed one and a resolved one
+    report = report_of()
+    suppressed = {**report["findings"].pop(), "suppression": {"caCertificateId": FAILED, "reason": "accepted"}}
+    resolved = {**report["findings"][0], "findingId": "f" * 32, "firstSeen": "2026-06-01T00:00:00Z"}
+    resolved["resolvedAt"] = "2026-06-15T12:00:00Z"
+    report.update(suppressedFindings=[suppressed], resolvedFindings=[resolved])
+
+    # When it is written as ASFF
+    documents = json.loads(formats.as_asff(report))
+
+    # Then there is a document per finding of each list, by findingId, each valid by the Security Hub agent's checks
+    expected = [f["findingId"] for key in ("findings", "suppressedFindings", "resolvedFindings") for f in report[key]]
+    assert [document["Id"] for document in documents] == expected
+    for document in documents:
+        assert asff_problems(document, ACCOUNT, REGION) == []
 
 
 @pytest.mark.parametrize(
