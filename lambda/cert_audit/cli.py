@@ -21,8 +21,6 @@ import logging
 import os
 import re
 import sys
-import threading
-import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +39,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from cert_audit import terminal
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients, publish
 from cert_audit.changes import changes_of, record_of
@@ -54,19 +53,16 @@ from cert_audit.config import (
     parse_ca_ids,
     parse_statuses,
 )
-from cert_audit.findings import CERTIFICATE_STATUS, finding_id, iso_utc
-from cert_audit.message import build_message, changes_line, error_lines, fit_report, subject
+from cert_audit.findings import finding_id, iso_utc
+from cert_audit.message import build_message, fit_report
 from cert_audit.observability import logger
 from cert_audit.report import SCHEMA_VERSION, with_changes, write_csv
-from cert_audit.scan import CaScan
 from cert_audit.suppressions import Suppression, SuppressionError, load_suppressions_file
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERRORS = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C (128 + SIGINT)
 FAIL_ON_CHOICES = ("findings", "new", "errors", "never")
 FORMATS = ("table", "json", "csv")
-# The table is for a person at a terminal; all findings are in --format csv or json.
-TABLE_FINDINGS_MAX = 50
 GZIP_MAGIC = b"\x1f\x8b"
 BASELINE_FIX = (
     "give the full JSON report of an earlier run of the same account and region (`cert-audit scan "
@@ -134,7 +130,9 @@ examples:
     cert-audit scan --publish arn:aws:sns:eu-west-1:123456789012:iot-cert-audit-alerts
 
 Flaggable statuses: {", ".join(KNOWN_STATUSES)}.
-Progress (CA, certificates so far, rate) goes to stderr when stderr is a terminal."""
+On a terminal the table fits its width and colours severities (plain with NO_COLOR set, or
+to a file or a pipe), and stderr shows a progress bar: certificates so far, pages/s, and the
+time left when --baseline says how many the CAs had (--quiet: none)."""
 
 
 class UsageError(Exception):
@@ -217,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="findings",
         help="what makes the exit code non-zero (default: findings; see below)",
     )
+    chatter = scan.add_mutually_exclusive_group()
+    chatter.add_argument("-q", "--quiet", action="store_true", help="no progress bar and nothing on stderr but errors")
+    chatter.add_argument(
+        "-v", "--verbose", action="store_true", help="also the engine's log lines on stderr (one per CA scanned)"
+    )
     demo = commands.add_parser(
         "demo",
         help="run the audit end to end on an embedded AWS emulator (needs the dev dependencies)",
@@ -276,8 +279,9 @@ def scan(args: argparse.Namespace) -> int:
     account = account_id(session)
     if baseline:
         baseline.check_matches(account, iot.meta.region_name)
-    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
-    with quiet_logs():
+    progress = scan_progress(args, config, baseline)
+    # The bar first: while it runs, what is written to stderr (the log lines) shows above it.
+    with progress or contextlib.nullcontext(), engine_logs(args):
         report = run_audit(
             iot,
             config,
@@ -292,7 +296,10 @@ def scan(args: argparse.Namespace) -> int:
         # gone only if this run audited every CA and listed them all.
         changes = changes_of(report, baseline.records, config.all_cas, iso_utc(datetime.now(UTC)))
         report = with_changes(report, changes)
-    text = FORMATTERS[args.format](report)
+    if args.format == "table" and not output:  # fitted and coloured on a terminal
+        text = terminal.screen_table(report, sys.stdout)
+    else:
+        text = FORMATTERS[args.format](report)
     if output:
         try:
             output.write_text(text, encoding="utf-8")
@@ -323,13 +330,23 @@ def scan(args: argparse.Namespace) -> int:
     return exit_code(report, args.fail_on)
 
 
+def scan_progress(args: argparse.Namespace, config: AuditConfig, baseline: Baseline | None):
+    """The progress bar when stderr is a terminal and --quiet is not given, sized by the
+    baseline's CAs when it has all of this run's."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    expected = terminal.expected_certificates(baseline.sizes, config.ca_certificate_ids) if baseline else None
+    return terminal.ScanProgress(terminal.progress_console(), expected)
+
+
 @contextlib.contextmanager
-def quiet_logs():
-    """Keep the engine's JSON log lines (one per CA, for CloudWatch) out of sight, and off
-    stdout, where the report goes: warnings and errors still show, on stderr."""
+def engine_logs(args: argparse.Namespace):
+    """The engine's JSON log lines go to stderr, never stdout, where the report goes: with
+    --verbose all of them (one per CA scanned, as CloudWatch gets them), with --quiet errors
+    only, else warnings and errors."""
     handler = logger.registered_handler
     level, stream = logger.log_level, handler.stream
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
     handler.stream = sys.stderr  # not setStream(), which flushes the old stream, maybe closed by now
     try:
         yield
@@ -414,6 +431,7 @@ class Baseline:
     account_id: str | None
     region: str | None
     records: list[dict]
+    sizes: dict[str, int] = dataclasses.field(default_factory=dict)  # CA ID -> certificates it listed
 
     def check_matches(self, account: str | None, region: str | None) -> None:
         """A finding's identity includes its account and region: another's report would resolve
@@ -471,7 +489,17 @@ def load_baseline(path: str) -> Baseline:
         raise UsageError(
             f"--baseline: {path!r} has a finding without its type, caCertificateId and certificateId; {BASELINE_FIX}"
         ) from None
-    return Baseline(path, account, region, list(records.values()))
+    return Baseline(path, account, region, list(records.values()), ca_sizes(report))
+
+
+def ca_sizes(report: dict) -> dict[str, int]:
+    """The certificates each fully audited CA of `report` listed: the progress bar's expected
+    size. A report without them (or malformed there) gives none: the bar shows no estimate."""
+    sizes = {}
+    for ca in report.get("cas") or ():
+        if isinstance(ca, dict) and not ca.get("error") and isinstance(ca.get("certificatesScanned"), int):
+            sizes[str(ca.get("caCertificateId"))] = ca["certificatesScanned"]
+    return sizes
 
 
 def baseline_problem(report: object) -> str | None:
@@ -652,125 +680,6 @@ def exit_code(report: dict, fail_on: str) -> int:
     return EXIT_CLEAN
 
 
-class Progress:
-    """One status line on stderr, rewritten in place after each page: the CA of that page,
-    its certificates so far, and the run's overall rate. Pages arrive from several threads."""
-
-    INTERVAL_S = 0.2  # redraw at most this often; a fast scan ends pages in milliseconds
-
-    def __init__(self, stream, clock=time.monotonic):
-        self.stream = stream
-        self.clock = clock
-        self.started = clock()
-        self.drawn = None
-        self.scanned: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def on_page(self, scan: CaScan) -> None:
-        with self.lock:
-            self.scanned[scan.ca_certificate_id] = scan.certificates_scanned
-            now = self.clock()
-            if self.drawn is not None and now - self.drawn < self.INTERVAL_S:
-                return
-            self.drawn = now
-            total = sum(self.scanned.values())
-            self.stream.write(
-                f"\r\033[KCA {scan.ca_certificate_id[:12]}: {scan.certificates_scanned:,} certificates"
-                f" | {total:,} in {len(self.scanned)} CAs, {self._rate(total, now):,.0f}/s"
-            )
-            self.stream.flush()
-
-    def finish(self, report: dict) -> None:
-        total = report["summary"]["certificatesScanned"]
-        now = self.clock()
-        self.stream.write(
-            f"\r\033[KScanned {total:,} certificates of {report['summary']['casScanned']} CAs"
-            f" in {now - self.started:.1f} s ({self._rate(total, now):,.0f}/s)\n"
-        )
-        self.stream.flush()
-
-    def _rate(self, total: int, now: float) -> float:
-        return total / max(now - self.started, 1e-3)
-
-
-def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> list[str]:
-    """Rows under headers in aligned columns; numbers (columns in `right`) right-aligned."""
-    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        padded = (v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
-        return "  ".join(padded).rstrip()
-
-    return [line(cells[0]), line(["-" * w for w in widths]), *(line(row) for row in cells[1:])]
-
-
-def as_table(report: dict) -> str:
-    summary = report["summary"]
-    lines = [
-        subject(report),
-        f"Account {report['accountId'] or 'unknown'}, region {report['region']}, audit {report['auditId']}",
-        f"{report['startedAt']} to {report['finishedAt']}",
-        "",
-    ]
-    cas = [
-        [ca["caCertificateId"], "scanned" if not ca["error"] else f"FAILED ({ca['error']['code']})"]
-        + [ca["certificatesScanned"], ca["pages"], ca["findings"]]
-        for ca in report["cas"]
-    ]
-    lines += text_table(["CA certificate ID", "Result", "Certificates", "Pages", "Findings"], cas, {2, 3, 4})
-    lines.append("")
-    statuses = [[status, count] for status, count in summary["byStatus"].items()]
-    statuses.append(["All", summary["certificatesScanned"]])
-    lines += text_table(["Status", "Certificates"], statuses, {1})
-    failed = [ca for ca in report["cas"] if ca["error"]]
-    if failed or report["errors"]:
-        lines += ["", "Scan errors (not everything was audited as asked)"]
-        lines += error_lines(report)
-    findings = report["findings"]
-    compared = report["changes"] is not None  # with --baseline
-    if compared:
-        lines += ["", f"Since the baseline: {changes_line(report)}"]
-    if findings:
-        headers = ["Severity", "Finding", "Certificate ID", "CA", "Created"]
-        if compared:  # what is new first, so that the 50 rows shown never hide it
-            findings = sorted(findings, key=lambda f: not f["isNew"])
-            headers.insert(0, "New")
-        lines += ["", f"Findings ({'new first, then ' if compared else ''}worst first): {len(findings):,}"]
-        rows = [
-            (["yes" if f["isNew"] else ""] if compared else [])
-            + [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], f["creationDate"]]
-            for f in findings[:TABLE_FINDINGS_MAX]
-        ]
-        lines += text_table(headers, rows)
-        if len(findings) > TABLE_FINDINGS_MAX:
-            lines.append(f"... and {len(findings) - TABLE_FINDINGS_MAX:,} more: use --format csv or json for all")
-    elif not report["cas"] and not report["errors"]:
-        lines += ["", "No CA found in this account and region: nothing was audited."]
-    elif not failed:
-        lines += ["", "No findings: nothing the audit checks needs attention."]
-    resolved = report["resolvedFindings"]
-    if resolved:
-        lines += ["", f"Resolved since the baseline (open then, gone now): {len(resolved):,}"]
-        rows = [
-            [f["severity"], finding_name(f), f["certificateId"], f["caCertificateId"][:12], (f["firstSeen"] or "")[:10]]
-            for f in resolved[:TABLE_FINDINGS_MAX]
-        ]
-        lines += text_table(["Severity", "Finding", "Certificate ID", "CA", "Open since"], rows)
-        if len(resolved) > TABLE_FINDINGS_MAX:
-            lines.append(f"... and {len(resolved) - TABLE_FINDINGS_MAX:,} more: use --format json (resolvedFindings)")
-    if summary["suppressedFindings"]:
-        lines.append(f"{summary['suppressedFindings']:,} findings suppressed (see --format json, suppressedFindings).")
-    if report["expiredSuppressions"]:
-        lines.append(f"{len(report['expiredSuppressions'])} suppressions have expired: renew or remove them.")
-    return "\n".join(lines) + "\n"
-
-
-def finding_name(finding: dict) -> str:
-    """A status finding by its status (REVOKED...), any other by its type (CA_CERTIFICATE_EXPIRING...)."""
-    return finding["status"] if finding["type"] == CERTIFICATE_STATUS else finding["type"]
-
-
 def as_json(report: dict) -> str:
     return json.dumps(report, indent=2) + "\n"
 
@@ -782,4 +691,4 @@ def as_csv(report: dict) -> str:
     return buffer.getvalue()
 
 
-FORMATTERS = {"table": as_table, "json": as_json, "csv": as_csv}
+FORMATTERS = {"table": terminal.table, "json": as_json, "csv": as_csv}

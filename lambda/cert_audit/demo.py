@@ -35,11 +35,11 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from cert_audit import emulator, handler
-from cert_audit.cli import finding_name, text_table
 from cert_audit.config import KNOWN_STATUSES
 from cert_audit.findings import CERTIFICATE_STATUS
 from cert_audit.message import changes_line
 from cert_audit.observability import logger
+from cert_audit.terminal import finding_name, text_table
 
 REGION = "us-east-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 import cert_audit
-from cert_audit import cli, report, scan
+from cert_audit import cli, report, scan, terminal
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients
 from cert_audit.config import load_config
@@ -122,13 +122,13 @@ def test_table_shows_the_counts(two_cas, run):
 
 def test_table_lists_at_most_50_findings_and_says_where_the_rest_are(backend, run):
     # Given more findings than a terminal table should hold
-    seed_fleet(backend, ["REVOKED"] * (cli.TABLE_FINDINGS_MAX + 7))
+    seed_fleet(backend, ["REVOKED"] * (terminal.TABLE_FINDINGS_MAX + 7))
 
     # When the CLI prints its table
     _, out, _ = run("--fail-on", "never")
 
     # Then it lists the worst 50 and points to the formats that hold all of them
-    assert sum(1 for line in out.splitlines() if line.startswith("LOW ")) == cli.TABLE_FINDINGS_MAX
+    assert sum(1 for line in out.splitlines() if line.startswith("LOW ")) == terminal.TABLE_FINDINGS_MAX
     assert "... and 7 more: use --format csv or json for all" in out
 
 
@@ -371,53 +371,6 @@ def test_publish_to_a_missing_topic_is_a_one_line_error(two_cas, run):
     assert code == 2
     assert json.loads(out)["summary"]["findings"] == 8
     assert err.startswith(f"cert-audit: error: could not publish to {topic} (") and err.count("\n") == 1
-
-
-# Progress
-
-
-def test_progress_on_stderr_when_it_is_a_terminal(two_cas, run, monkeypatch):
-    # Given stderr is a terminal
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-
-    # When the CLI scans
-    _, out, err = run("--format", "json")
-
-    # Then stderr shows the CA, its certificates so far and the rate, then a closing line
-    assert json.loads(out)  # stdout holds only the report
-    pages = re.findall(r"\r\033\[KCA ([0-9a-f]{12}): ([\d,]+) certificates \| ([\d,]+) in [12] CAs, ([\d,]+)/s", err)
-    assert pages, err
-    for ca_prefix, so_far, total, _rate in pages:
-        fleet = FLEET_A if two_cas[0].startswith(ca_prefix) else FLEET_B
-        assert 0 < int(so_far.replace(",", "")) <= min(len(fleet), int(total.replace(",", "")))
-    assert re.search(
-        rf"\r\033\[KScanned {len(FLEET_A + FLEET_B):,} certificates of 2 CAs in [\d.]+ s \([\d,]+/s\)\n$", err
-    )
-
-
-def test_no_progress_when_stderr_is_not_a_terminal(two_cas, run, monkeypatch):
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
-    _, _, err = run("--format", "json")
-    assert err == ""
-
-
-def test_progress_line_shows_rate_and_totals():
-    # Given a progress line and a clock that advances 2 s per page
-    stream = io.StringIO()
-    ticks = iter([0.0, 2.0, 4.0, 6.0])
-    progress = cli.Progress(stream, clock=lambda: next(ticks))
-    ca_a, ca_b = scan.CaScan("a" * 64, certificates_scanned=250), scan.CaScan("b" * 64, certificates_scanned=250)
-
-    # When two CAs report a page each, and the first a second page
-    progress.on_page(ca_a)
-    progress.on_page(ca_b)
-    ca_a.certificates_scanned = 500
-
-    # Then each line names the page's CA, its count, the total and the rate so far
-    assert stream.getvalue().split("\r\033[K")[1:] == [
-        "CA aaaaaaaaaaaa: 250 certificates | 250 in 1 CAs, 125/s",
-        "CA bbbbbbbbbbbb: 250 certificates | 500 in 2 CAs, 125/s",
-    ]
 
 
 # Ctrl-C
