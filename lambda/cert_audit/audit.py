@@ -9,13 +9,14 @@ from cert_audit.aws import Iot, error_of
 from cert_audit.calls import NO_DEADLINE, Deadline, RateLimiter, Stopped
 from cert_audit.config import ALL_CAS, AuditConfig
 from cert_audit.findings import finding_id, iso_utc
+from cert_audit.inventory import open_inventory
 from cert_audit.observability import logger
 from cert_audit.report import build_report
 from cert_audit.scan import CaScan, OnPage, scan_cas
 from cert_audit.suppressions import Suppression, apply_suppressions, expired_suppressions
 
 
-def _discover(iot: Iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
+def discover(iot: Iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
     """The account's CAs, and a failed pseudo-CA '*' that carries the discovery error, if any:
     the CAs listed before an error are still audited."""
     stats = CaScan(ALL_CAS)
@@ -30,7 +31,7 @@ def _discover(iot: Iot, config: AuditConfig) -> tuple[list[str], CaScan | None]:
     return ca_ids, stats
 
 
-def _log(scan: CaScan) -> None:
+def log_scan(scan: CaScan) -> None:
     logger.info(
         "CA scanned",
         extra={
@@ -50,7 +51,7 @@ def _log(scan: CaScan) -> None:
     )
 
 
-def _identified(findings: list[dict], account_id: str | None, region: str | None) -> list[dict]:
+def identified(findings: list[dict], account_id: str | None, region: str | None) -> list[dict]:
     """Each finding with its findingId, each once (a registry that changes while it is listed
     may list a certificate twice)."""
     unique = {}
@@ -58,6 +59,12 @@ def _identified(findings: list[dict], account_id: str | None, region: str | None
         finding["findingId"] = finding_id(account_id, region, finding)
         unique.setdefault(finding["findingId"], finding)
     return list(unique.values())
+
+
+def judge(scan: CaScan, account_id: str | None, region: str | None, suppressions: list[Suppression], now) -> None:
+    """Give the scan's findings their IDs (each once) and set the suppressed ones apart."""
+    scan.findings = identified(scan.findings, account_id, region)
+    scan.findings, scan.suppressed = apply_suppressions(scan.findings, suppressions, now)
 
 
 def run_audit(
@@ -82,15 +89,31 @@ def run_audit(
     ca_ids = list(ca_certificate_ids or config.ca_certificate_ids)
     failed_discovery = None
     if not ca_ids:
-        ca_ids, failed_discovery = _discover(iot, config)
-    scans = scan_cas(iot, ca_ids, config, now, on_page)
+        ca_ids, failed_discovery = discover(iot, config)
+    # The certificate inventory (issue 13) watches the listed pages and describes after the scan.
+    inventory = open_inventory(client, config, now, deadline)
+    scans = scan_cas(inventory.watching(iot), ca_ids, config, now, on_page)
+    inventory.complete(scans)
     if failed_discovery:
         scans.insert(0, failed_discovery)
     region = client.meta.region_name
     for scan in scans:
-        scan.findings = _identified(scan.findings, account_id, region)
-        scan.findings, scan.suppressed = apply_suppressions(scan.findings, suppressions, now)
-        _log(scan)
+        judge(scan, account_id, region, suppressions, now)
+        log_scan(scan)
+    return inventory.annotate(report_of(scans, config, audit_id, account_id, region, now, suppressions, errors))
+
+
+def report_of(
+    scans: list[CaScan],
+    config: AuditConfig,
+    audit_id: str | None,
+    account_id: str | None,
+    region: str | None,
+    now: datetime,
+    suppressions: list[Suppression],
+    errors: list[dict],
+) -> dict:
+    """The report of judged scans, for a run that started at `now`."""
     return build_report(
         scans,
         flagged=config.flagged_statuses,

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from cert_audit.findings import CA_EXPIRED, CA_EXPIRING, CA_NOT_ACTIVE, CERTIFICATE_STATUS, severity_rank
+from cert_audit.inventory import coverage_line
 
 # A Publish request's subject, message and attributes together (the topic's default maximum).
 SNS_MAX_BYTES = 256 * 1024
@@ -61,7 +62,8 @@ def _finding_lines(finding: dict, region: str | None) -> str:
             f"  CA {finding['caCertificateId']}, created {finding['creationDate']}, "
             f"mode {finding['certificateMode'] or 'unknown'}\n"
         )
-    return f"{head}  {finding['reason']}\n  {console_url(finding, region)}\n"
+    reason = f"{finding['reason']} {finding['remediation']}" if finding.get("remediation") else finding["reason"]
+    return f"{head}  {reason}\n  {console_url(finding, region)}\n"
 
 
 def _type_heading(kind: str, count: int) -> list[str]:
@@ -159,6 +161,8 @@ def email_text(report: dict) -> str:
         f"Scanned {summary['certificatesScanned']:,} device certificates of {_plural(summary['casScanned'], 'CA')} "
         f"from {report['startedAt']} to {report['finishedAt']}.",
     ]
+    if summary.get("inventory"):  # issue 13: how much of the fleet the certificate checks saw
+        lines.append(coverage_line(summary["inventory"]))
     if summary.get("malformedCertificates"):
         lines.append(
             f"{_plural(summary['malformedCertificates'], 'malformed certificate')} (a missing or unparseable "

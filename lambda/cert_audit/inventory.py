@@ -1,0 +1,470 @@
+"""The certificate inventory (issue 13): what each device certificate's PEM says, described once and kept.
+
+ListCertificatesByCA gives a certificate's status and creation date only. Its validity, key and
+signature come from DescribeCertificate, one call per certificate against its own quota (10
+requests/s by default: a million certificates take about 28 hours). None of that ever changes
+for a certificate, so it is cached in DynamoDB (INVENTORY_TABLE_NAME, one item per
+`certificateId`) and asked for once:
+
+1. `open_inventory` reads the whole cache (one Scan, page by page) before the scan.
+2. While the scan lists pages, `watching(iot)` hands each page to `observe`: a cached certificate
+   is checked at once (with its status of today, from the listing: expiry and key checks apply
+   to ACTIVE certificates only); an uncached one is queued to be described, each once, at most
+   as many as the run's budget can describe.
+3. `complete(scans)`, after the scan (so the describes never take the scan's time), describes
+   the queue at INVENTORY_RATE_LIMIT for at most INVENTORY_TIME_BUDGET_SECONDS and within the
+   run's deadline, checks each new one, writes the new entries (BatchWriteItem), and adds the
+   findings to their CA's scan, where suppressions and findingIds apply as to any finding.
+4. `annotate(report)` adds the coverage (`summary.inventory`) and any run error (source `inventory`).
+
+Entries of deleted certificates expire (TTL `expiresAt`): an entry lives CACHE_RETENTION_DAYS
+and a listed certificate whose entry has less than REFRESH_WITHIN_DAYS left is written again,
+so a certificate still listed never expires (about one write per entry every two months), and
+one nobody lists any more (deleted) is gone within CACHE_RETENTION_DAYS. A run that does not
+list a certificate (a failed CA, another scope) deletes nothing.
+
+Why its own table rather than items in the state table: the state table is read whole every
+run to find what changed and must stay the size of the open findings (bench: 106,000 read
+units a run at a million); the inventory is the size of the fleet, has its own lifecycle (TTL)
+and is rebuilt from IoT if lost, so it needs no point-in-time recovery.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+import boto3
+
+from cert_audit import calls
+from cert_audit.aws import Iot, MalformedResponse, PageGuard, error_of, make_client
+from cert_audit.calls import Deadline, RateLimiter, Stopped, call, error_code, send_in_batches
+from cert_audit.config import AuditConfig
+from cert_audit.findings import certificate_findings
+from cert_audit.observability import logger
+from cert_audit.report import add_error
+from cert_audit.x509 import UNKNOWN, UnreadablePem, parse_pem
+
+CACHE_RETENTION_DAYS = 90
+REFRESH_WITHIN_DAYS = 30
+DESCRIBE_WORKERS = 4  # enough calls in flight to keep the rate at ~100 ms a call
+WRITE_BATCH = 25  # BatchWriteItem's limit
+WRITERS = 2
+FORECAST_MONTHS = 12
+SOURCE = "inventory"
+
+
+class Entry(NamedTuple):
+    """One cached certificate: x509.Details' fields, its CA (None: no registered CA) and the
+    entry's expiry (epoch seconds, the table's TTL attribute)."""
+
+    ca_certificate_id: str | None
+    key_type: str
+    key_size: int
+    signature_hash: str
+    not_before: int
+    not_after: int
+    issuer: str
+    expires_at: int
+
+
+@dataclass
+class _Stats:
+    retries: int = 0
+    throttles: int = 0
+
+
+@dataclass(frozen=True)
+class WatchedIot(Iot):
+    """The scan's Iot, handing every listed page to the inventory as well (scan.py is unchanged)."""
+
+    watcher: Callable[[str, list], None] | None = None
+
+    def certificate_page(self, ca_certificate_id, page_size, marker, stats):
+        certificates, next_marker = super().certificate_page(ca_certificate_id, page_size, marker, stats)
+        if self.watcher:
+            self.watcher(ca_certificate_id, certificates)
+        return certificates, next_marker
+
+
+@dataclass
+class Inventory:
+    """One run's use of the inventory; `on` is False when it is not configured or could not be read."""
+
+    config: AuditConfig
+    now: datetime
+    deadline: Deadline
+    iot_client: object = None
+    dynamodb: object = None
+    on: bool = False
+    cache: dict[str, Entry] = field(default_factory=dict)
+    capacity: int = 0  # describes this run's budget could make at most
+    pending: dict[str, tuple[str, dict]] = field(default_factory=dict)  # id -> (CA of the listing, certificate)
+    listed: int = 0
+    uncached: int = 0
+    described: int = 0
+    gone: int = 0  # deleted between the listing and the describe
+    failed: int = 0
+    unreadable_pems: int = 0
+    malformed_entries: int = 0
+    refresh: dict[str, Entry] = field(default_factory=dict)
+    findings: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    forecast: Counter = field(default_factory=Counter)  # "YYYY-MM" -> ACTIVE certificates expiring then
+    by_key: Counter = field(default_factory=Counter)  # "RSA-2048" -> ACTIVE certificates
+    by_hash: Counter = field(default_factory=Counter)  # "SHA256" -> ACTIVE certificates
+    errors: list[dict] = field(default_factory=list)
+    stats: _Stats = field(default_factory=_Stats)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- 1. the cache -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        guard = PageGuard(f"Scan of {self.config.inventory_table}", "LastEvaluatedKey")
+        request = {"TableName": self.config.inventory_table}
+        while True:
+            page = call(self.dynamodb.scan, self.deadline, **request)
+            items = page.get("Items", [])
+            if not isinstance(items, list):
+                raise MalformedResponse("Scan answered with Items that are not a list")
+            for item in items:
+                certificate_id, entry = _entry_of(item)
+                if entry is None:
+                    self.malformed_entries += 1  # described again and written over
+                else:
+                    self.cache[certificate_id] = entry
+            if "LastEvaluatedKey" not in page:
+                return
+            guard.follow(repr(sorted(page["LastEvaluatedKey"].items())))
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- 2. while the scan lists --------------------------------------------------------------
+
+    def watching(self, iot: Iot) -> Iot:
+        if not self.on:
+            return iot
+        return WatchedIot(iot.client, iot.limiter, iot.deadline, watcher=self.observe)
+
+    def observe(self, ca_certificate_id: str, certificates: list) -> None:
+        """One listed page. Never raises: a problem here must not cost the CA its scan."""
+        try:
+            with self.lock:
+                for certificate in certificates:
+                    if _usable(certificate):
+                        self._observe_one(ca_certificate_id, certificate)
+        except Exception as problem:  # noqa: BLE001 - told in the report, the scan goes on
+            self._error(problem, "A listed page could not be checked against the inventory")
+
+    def _observe_one(self, ca_certificate_id: str, certificate: dict) -> None:
+        certificate_id = certificate["certificateId"]
+        self.listed += 1
+        entry = self.cache.get(certificate_id)
+        if entry is None:
+            self.uncached += 1
+            if len(self.pending) < self.capacity:
+                self.pending.setdefault(certificate_id, (ca_certificate_id, certificate))
+            return
+        self._check(ca_certificate_id, certificate, entry)
+        if entry.expires_at - self.now.timestamp() < REFRESH_WITHIN_DAYS * 86400:
+            self.refresh[certificate_id] = entry._replace(expires_at=self._expiry())
+
+    def _check(self, ca_certificate_id: str, certificate: dict, entry: Entry) -> None:
+        self.findings[ca_certificate_id] += certificate_findings(
+            certificate, ca_certificate_id, entry, self.now, self.config.thresholds
+        )
+        if certificate["status"] != "ACTIVE":
+            return
+        self.by_key[f"{entry.key_type}-{entry.key_size}" if entry.key_type != UNKNOWN else UNKNOWN] += 1
+        self.by_hash[entry.signature_hash] += 1
+        expires = datetime.fromtimestamp(entry.not_after, UTC)
+        if self.now <= expires < _months_later(self.now, FORECAST_MONTHS):
+            self.forecast[expires.strftime("%Y-%m")] += 1
+
+    # -- 3. after the scan --------------------------------------------------------------------
+
+    def complete(self, scans: list) -> None:
+        """Describe what the budget allows, write the new entries, hand the findings to their CAs."""
+        if not self.on:
+            return
+        new = self._describe_pending()
+        self._write({**self.refresh, **new})
+        by_ca = {scan.ca_certificate_id: scan for scan in scans}
+        for ca_certificate_id, findings in self.findings.items():
+            scan = by_ca.get(ca_certificate_id)
+            if scan is not None:
+                scan.findings += findings
+
+    def _budget(self) -> Deadline:
+        ends = calls.clock() + self.config.inventory_time_budget_s
+        outer = self.deadline
+        # Each worker may start an attempt just before the deadline: the run's time reserve holds one
+        # attempt under way (calls.ATTEMPT_MAX_S), so the describes stop early enough for all of them.
+        in_flight = calls.ATTEMPT_MAX_S * (DESCRIBE_WORKERS - 1)
+        return Deadline(
+            lambda: min(outer.seconds_left() - in_flight, ends - calls.clock()),
+            f"the inventory's time budget ({self.config.inventory_time_budget_s} s, INVENTORY_TIME_BUDGET_SECONDS) "
+            "or the run's deadline was reached; the rest is described by the next runs",
+            outer.interrupted,
+        )
+
+    def _describe_pending(self) -> dict[str, Entry]:
+        if not self.pending:
+            return {}
+        budget = self._budget()
+        limiter = RateLimiter(self.config.inventory_rate_limit)
+        new: dict[str, Entry] = {}
+        failures: list[Exception] = []
+
+        def describe(item: tuple[str, tuple[str, dict]]) -> None:
+            certificate_id, (ca_certificate_id, certificate) = item
+            if budget.stop_reason():
+                return
+            try:
+                response = call(
+                    self.iot_client.describe_certificate,
+                    budget,
+                    limiter=limiter,
+                    stats=self.stats,
+                    certificateId=certificate_id,
+                )
+                entry = self._entry_from(response)
+            except Stopped:
+                return
+            except (AttributeError, TypeError, ValueError) as problem:  # botocore tripped over the answer's shape
+                with self.lock:
+                    self.failed += 1
+                    failures.append(MalformedResponse(f"DescribeCertificate: unreadable answer ({problem})"))
+                return
+            except Exception as problem:  # noqa: BLE001 - one certificate's failure costs no other
+                with self.lock:
+                    if error_code(problem) == "ResourceNotFoundException":
+                        self.gone += 1
+                    else:
+                        self.failed += 1
+                        failures.append(problem)
+                return
+            with self.lock:
+                new[certificate_id] = entry
+                self.cache[certificate_id] = entry
+                self.described += 1
+                self._check(ca_certificate_id, certificate, entry)
+
+        with ThreadPoolExecutor(max_workers=DESCRIBE_WORKERS) as pool:
+            list(pool.map(describe, self.pending.items()))
+        if failures:
+            error = error_of(failures[0])
+            self._told(
+                error["code"],
+                f"{self.failed} DescribeCertificate calls failed (first: {error['message']}); "
+                "those certificates are described again by the next run",
+            )
+        return new
+
+    def _entry_from(self, response: dict) -> Entry:
+        description = response.get("certificateDescription") if isinstance(response, dict) else None
+        if not isinstance(description, dict) or not isinstance(description.get("certificateId"), str):
+            raise MalformedResponse("DescribeCertificate answered without a certificateDescription")
+        ca = description.get("caCertificateId")
+        ca = ca.lower() if isinstance(ca, str) and ca else None
+        try:
+            details = parse_pem(description.get("certificatePem"))
+        except UnreadablePem:
+            details = None
+        if details:
+            return Entry(
+                ca,
+                details.key_type,
+                details.key_size,
+                details.signature_hash,
+                details.not_before,
+                details.not_after,
+                details.issuer,
+                self._expiry(),
+            )
+        # What the API says of the validity, when the PEM cannot tell: expiry is still checked.
+        validity = description.get("validity")
+        not_after = validity.get("notAfter") if isinstance(validity, dict) else None
+        if not isinstance(not_after, datetime):
+            raise MalformedResponse("DescribeCertificate answered with neither a readable PEM nor a validity")
+        not_before = validity.get("notBefore")
+        with self.lock:
+            self.unreadable_pems += 1
+        return Entry(
+            ca,
+            UNKNOWN,
+            0,
+            UNKNOWN,
+            int(not_before.timestamp()) if isinstance(not_before, datetime) else 0,
+            int(not_after.timestamp()),
+            "",
+            self._expiry(),
+        )
+
+    def _write(self, entries: dict[str, Entry]) -> None:
+        if not entries:
+            return
+        table = self.config.inventory_table
+        requests = [{"PutRequest": {"Item": _item(certificate_id, e)}} for certificate_id, e in entries.items()]
+
+        def write(batch: list[dict]) -> list[dict]:
+            response = call(self.dynamodb.batch_write_item, self.deadline, RequestItems={table: batch})
+            return response.get("UnprocessedItems", {}).get(table, [])
+
+        left, problem = send_in_batches(write, requests, WRITE_BATCH, WRITERS, self.deadline)
+        if left:
+            code = error_of(problem)["code"] if problem else "UnprocessedItems"
+            detail = f" ({error_of(problem)['message']})" if problem else ""
+            self._told(
+                code,
+                f"{len(left)} of {len(requests)} inventory entries were not written{detail}; "
+                "new ones are described again by the next run",
+            )
+
+    def _expiry(self) -> int:
+        return int((self.now + timedelta(days=CACHE_RETENTION_DAYS)).timestamp())
+
+    # -- 4. the report ------------------------------------------------------------------------
+
+    def coverage(self) -> dict:
+        described = self.listed - self.uncached + self.described
+        remaining = self.listed - described
+        if remaining <= 0:
+            runs = 0
+        elif self.described:
+            runs = math.ceil(remaining / self.described)
+        else:
+            runs = None  # nothing described this run: no pace to tell from
+        return {
+            "described": described,
+            "total": self.listed,
+            "describedThisRun": self.described,
+            "remaining": remaining,
+            "runsToComplete": runs,
+            "failed": self.failed,
+            "unreadablePems": self.unreadable_pems,
+            "throttles": self.stats.throttles,
+            "activeByKey": dict(sorted(self.by_key.items())),
+            "activeBySignatureHash": dict(sorted(self.by_hash.items())),
+            "activeExpiringByMonth": {month: self.forecast[month] for month in _months(self.now, FORECAST_MONTHS)},
+        }
+
+    def annotate(self, report: dict) -> dict:
+        report["summary"]["inventory"] = self.coverage() if self.on else None
+        for error in self.errors:
+            add_error(report, SOURCE, error["code"], error["message"])
+        return report
+
+    def _error(self, problem: Exception, consequence: str) -> None:
+        error = error_of(problem)
+        self._told(error["code"], f"{error['message']}. {consequence}")
+
+    def _told(self, code: str, message: str) -> None:
+        self.errors.append({"code": code, "message": message})
+        logger.error("Inventory step failed", extra={"error": {"code": code, "message": message}})
+
+
+@functools.cache
+def dynamodb_client(region: str):
+    """The cache's DynamoDB client, made once per container (and region) and reused by warm invocations."""
+    return make_client("dynamodb", boto3.Session(region_name=region))
+
+
+def open_inventory(iot_client, config: AuditConfig, now: datetime, deadline: Deadline, dynamodb=None) -> Inventory:
+    """The run's inventory, its cache read; off (and a run error) when the cache cannot be read,
+    since describing without it would describe certificates a second time."""
+    inventory = Inventory(config, now, deadline, iot_client)
+    if not config.inventory_table:
+        return inventory
+    inventory.capacity = math.ceil(config.inventory_rate_limit * config.inventory_time_budget_s)
+    try:
+        inventory.dynamodb = dynamodb or dynamodb_client(iot_client.meta.region_name)
+        inventory.load()
+        inventory.on = True
+    except Exception as problem:  # noqa: BLE001 - the audit goes on without the inventory's checks
+        inventory.cache.clear()
+        inventory._error(problem, "The inventory's checks did not run and nothing was described")
+    return inventory
+
+
+def _usable(certificate: object) -> bool:
+    return (
+        isinstance(certificate, dict)
+        and isinstance(certificate.get("certificateId"), str)
+        and bool(certificate["certificateId"])
+        and isinstance(certificate.get("status"), str)
+    )
+
+
+def _months_later(moment: datetime, months: int) -> datetime:
+    year, month = divmod(moment.month - 1 + months, 12)
+    return datetime(moment.year + year, month + 1, 1, tzinfo=UTC)
+
+
+def _months(now: datetime, count: int) -> list[str]:
+    """'YYYY-MM' of this month and the next count - 1."""
+    return [_months_later(now, n).strftime("%Y-%m") for n in range(count)]
+
+
+def _item(certificate_id: str, entry: Entry) -> dict:
+    item = {
+        "certificateId": {"S": certificate_id},
+        "keyType": {"S": entry.key_type},
+        "keySize": {"N": str(entry.key_size)},
+        "signatureHash": {"S": entry.signature_hash},
+        "notBefore": {"N": str(entry.not_before)},
+        "notAfter": {"N": str(entry.not_after)},
+        "expiresAt": {"N": str(entry.expires_at)},
+    }
+    if entry.issuer:
+        item["issuer"] = {"S": entry.issuer}
+    if entry.ca_certificate_id:
+        item["caCertificateId"] = {"S": entry.ca_certificate_id}
+    return item
+
+
+def _entry_of(item: object) -> tuple[str | None, Entry | None]:
+    """(certificateId, Entry) of a cache item, or (id, None) if it is not whole."""
+    if not isinstance(item, dict):
+        return None, None
+
+    def value(name: str, kind: str):
+        attribute = item.get(name)
+        return attribute.get(kind) if isinstance(attribute, dict) else None
+
+    certificate_id = value("certificateId", "S")
+    try:
+        entry = Entry(
+            value("caCertificateId", "S"),
+            value("keyType", "S"),
+            int(value("keySize", "N")),
+            value("signatureHash", "S"),
+            int(value("notBefore", "N")),
+            int(value("notAfter", "N")),
+            value("issuer", "S") or "",
+            int(value("expiresAt", "N")),
+        )
+    except (TypeError, ValueError):
+        return certificate_id, None
+    if not isinstance(certificate_id, str) or not isinstance(entry.key_type, str) or not entry.signature_hash:
+        return certificate_id, None
+    return certificate_id, entry
+
+
+def coverage_line(coverage: dict) -> str:
+    """The email's sentence on the inventory: how much of the fleet the certificate checks saw."""
+    text = (
+        f"Inventory: {coverage['described']:,} of {coverage['total']:,} device certificates described "
+        "(expiry, key and signature checked)"
+    )
+    if coverage["runsToComplete"] == 0:
+        return text + "."
+    if coverage["runsToComplete"] is None:
+        return text + "; none could be described this run, so the rest waits for the next runs."
+    runs = coverage["runsToComplete"]
+    return text + f"; complete in about {runs:,} more run{'s' if runs != 1 else ''}."
