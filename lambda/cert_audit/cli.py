@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import dataclasses
 import gzip
-import io
 import json
 import logging
 import os
@@ -39,7 +38,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from cert_audit import terminal
+from cert_audit import formats, terminal
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients, publish
 from cert_audit.changes import changes_of, record_of
@@ -56,13 +55,12 @@ from cert_audit.config import (
 from cert_audit.findings import finding_id, iso_utc
 from cert_audit.message import build_message, fit_report
 from cert_audit.observability import logger
-from cert_audit.report import SCHEMA_VERSION, with_changes, write_csv
+from cert_audit.report import SCHEMA_VERSION, with_changes
 from cert_audit.suppressions import Suppression, SuppressionError, load_suppressions_file
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERRORS = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C (128 + SIGINT)
 FAIL_ON_CHOICES = ("findings", "new", "errors", "never")
-FORMATS = ("table", "json", "csv")
 GZIP_MAGIC = b"\x1f\x8b"
 BASELINE_FIX = (
     "give the full JSON report of an earlier run of the same account and region (`cert-audit scan "
@@ -126,6 +124,8 @@ examples:
     cert-audit scan --fail-on findings --suppressions suppressions.yaml --format json --output audit.json
   a CI gate on new findings only (exit 1 on a finding not in accepted.json, the report you accepted):
     cert-audit scan --baseline accepted.json --fail-on new --format json --output audit.json
+  every format a CI job keeps, in one run (reports/report.json, report.junit.xml, report.md, ...):
+    cert-audit scan --format json,ocsf,junit,markdown --output-dir reports --fail-on never
   re-run after an alert and send the result to the alert topic:
     cert-audit scan --publish arn:aws:sns:eu-west-1:123456789012:iot-cert-audit-alerts
 
@@ -204,8 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="an earlier run's JSON report (--format json, or the archived .json.gz) to compare with: "
         "findings are marked new or not (isNew, firstSeen), and the report gains changes and resolvedFindings",
     )
-    scan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    scan.add_argument(
+        "--format",
+        default="table",
+        metavar="NAME[,NAME...]",
+        help=f"output format: {', '.join(formats.FORMATS)} (default: table); several, comma-separated, "
+        "with --output-dir",
+    )
     scan.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    scan.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="write each --format to a file in DIR (created if missing, files replaced): "
+        + ", ".join(formats.file_name(name) for name in formats.FORMATS),
+    )
     scan.add_argument(
         "--publish", metavar="TOPIC_ARN", help="also publish the report to this SNS topic, as the function does"
     )
@@ -296,18 +308,19 @@ def scan(args: argparse.Namespace) -> int:
         # gone only if this run audited every CA and listed them all.
         changes = changes_of(report, baseline.records, config.all_cas, iso_utc(datetime.now(UTC)))
         report = with_changes(report, changes)
-    if args.format == "table" and not output:  # fitted and coloured on a terminal
-        text = terminal.screen_table(report, sys.stdout)
-    else:
-        text = FORMATTERS[args.format](report)
-    if output:
+    names = formats.parse_names(args.format)  # audit_inputs has checked them
+    if args.output_dir:
+        write_output_dir(report, names, Path(args.output_dir))
+    elif names == ["table"] and not output:  # fitted and coloured on a terminal
+        write_stdout(terminal.screen_table(report, sys.stdout))
+    elif output:
         try:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(formats.FORMATS[names[0]].render(report), encoding="utf-8")
         except OSError as error:
             raise UsageError(f"--output: could not write {str(output)!r} ({error.strerror})") from None
     else:
-        write_stdout(text)
-    if args.format != "table" or output:
+        write_stdout(formats.FORMATS[names[0]].render(report))
+    if names != ["table"] or output or args.output_dir:
         for ca in report["cas"]:  # the table shows them; the other outputs may go unread
             if ca["error"]:
                 error = ca["error"]
@@ -376,6 +389,7 @@ def audit_inputs(
             output = writable_output(args.output)
         except UsageError as error:
             problems.append(str(error))
+    problems += output_problems(args)
     ca_ids: tuple[str, ...] = ()
     flagged = frozenset(DEFAULT_FLAGGED_STATUSES)
     suppressions: list[Suppression] = []
@@ -560,6 +574,51 @@ def writable_output(path: str) -> Path:
     return output
 
 
+def output_problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with --format and --output-dir (the folder is created here, before the scan)."""
+    try:
+        names = formats.parse_names(args.format)
+    except formats.FormatError as error:
+        return [str(error)]
+    if args.output_dir and args.output:
+        return ["--output and --output-dir: give one (--output-dir writes every --format, a file each)"]
+    if args.output_dir:
+        try:
+            writable_dir(args.output_dir)
+        except UsageError as error:
+            return [str(error)]
+    elif len(names) > 1:
+        return [f"--format {args.format}: several formats need --output-dir DIR (a file each); one goes to stdout"]
+    return []
+
+
+def writable_dir(path: str) -> Path:
+    """The --output-dir folder, created if missing, checked before the scan."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output-dir: {path!r} is a file; give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--output-dir: cannot create {path!r} ({error.strerror}); choose another folder") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--output-dir: cannot write in {path!r}; choose a folder you may write")
+    return folder
+
+
+def write_output_dir(report: dict, names: list[str], folder: Path) -> None:
+    """The report in each format asked for, as folder/report.<extension>."""
+    written = []
+    for name in names:
+        path = folder / formats.file_name(name)
+        try:
+            path.write_text(formats.FORMATS[name].render(report), encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--output-dir: could not write {str(path)!r} ({error.strerror})") from None
+        written.append(path.name)
+    print(f"cert-audit: wrote {', '.join(written)} in {folder}", file=sys.stderr)
+
+
 def _env_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {
         "--publish": args.publish,
@@ -678,17 +737,3 @@ def exit_code(report: dict, fail_on: str) -> int:
     if fail_on == "new" and (report["changes"] or {}).get("new"):
         return EXIT_FINDINGS
     return EXIT_CLEAN
-
-
-def as_json(report: dict) -> str:
-    return json.dumps(report, indent=2) + "\n"
-
-
-def as_csv(report: dict) -> str:
-    """The findings as the archive writes them beside each report (report.write_csv)."""
-    buffer = io.StringIO()
-    write_csv(report["findings"], buffer)
-    return buffer.getvalue()
-
-
-FORMATTERS = {"table": terminal.table, "json": as_json, "csv": as_csv}

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import NamedTuple
 
-from cert_audit import asff, html_report, ocsf
+from cert_audit import asff, html_report, ocsf, terminal
 from cert_audit.findings import CERTIFICATE_STATUS, FINDING_TYPES, severity_rank
 from cert_audit.message import changes_line, console_url, subject
 from cert_audit.report import write_csv
@@ -51,13 +51,6 @@ def as_csv(report: dict) -> str:
 def as_asff(report: dict) -> str:
     """The ASFF documents Security Hub gets (asff.py: open, suppressed and resolved findings), as a JSON list."""
     return json.dumps(list(asff.documents(report)), indent=2) + "\n"
-
-
-def as_table(report: dict) -> str:
-    """The terminal table, plain (for a file); the CLI renders it for a terminal itself."""
-    from cert_audit.cli import FORMATTERS  # the table the CLI wires (cert_audit.terminal's); cli imports us
-
-    return FORMATTERS["table"](report)
 
 
 def finding_name(finding: dict) -> str:
@@ -247,7 +240,7 @@ def _md_more(count: int, what: str, where: str) -> list[str]:
 
 
 FORMATS: dict[str, Format] = {
-    "table": Format(as_table, "txt"),
+    "table": Format(terminal.table, "txt"),  # plain, for a file; the CLI fits and colours it for a terminal
     "json": Format(as_json, "json"),
     "csv": Format(as_csv, "csv"),
     "ocsf": Format(ocsf.render, "ocsf.json"),

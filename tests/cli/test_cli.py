@@ -566,8 +566,11 @@ def test_demo_without_the_development_dependencies(capsys, monkeypatch):
 
 
 def test_argparse_errors_exit_2(capsys):
+    assert cli.main(["scan", "--fail-on", "sometimes"]) == 2
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err
+    # An unknown --format is one line naming the known formats (tests/cli/test_output_formats.py)
     assert cli.main(["scan", "--format", "xml"]) == 2
-    assert "invalid choice: 'xml'" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("cert-audit: error: --format: 'xml' is not a format; choose from table")
 
 
 def test_module_entry_point_gives_one_line_and_no_traceback():
