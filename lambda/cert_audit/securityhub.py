@@ -124,8 +124,9 @@ def import_documents(client, items: list[Item], report: dict, deadline: Deadline
     final: set[str] = set()
 
     def send(batch: list[dict]) -> list[dict]:
-        answer = _answer(client.batch_import_findings, batch, deadline, limiter, refused, Findings=batch)
-        failed = _failed_findings(answer, batch)
+        failed = _answer(
+            client.batch_import_findings, _failed_findings, batch, deadline, limiter, refused, Findings=batch
+        )
         for finding_id, error in failed.items():
             refused[finding_id] = error
             if error[0] in PERMANENT:
@@ -157,8 +158,9 @@ def update_workflows(client, items: list[Item], report: dict, deadline: Deadline
     for (status, note), identifiers in groups.items():
 
         def send(batch: list[dict], status=status, note=note) -> list[dict]:
-            answer = _answer(
+            failed = _answer(
                 client.batch_update_findings,
+                _unprocessed,
                 batch,
                 deadline,
                 limiter,
@@ -167,7 +169,6 @@ def update_workflows(client, items: list[Item], report: dict, deadline: Deadline
                 Workflow={"Status": status},
                 Note={"Text": note, "UpdatedBy": asff.NOTE_AUTHOR},
             )
-            failed = _unprocessed(answer, batch)
             for finding_id, error in failed.items():
                 refused[finding_id] = error
                 if error[0] in PERMANENT:
@@ -179,10 +180,13 @@ def update_workflows(client, items: list[Item], report: dict, deadline: Deadline
     return {finding_id: refused.get(finding_id, ("Unprocessed", "not updated")) for finding_id in final}
 
 
-def _answer(operation: Callable, batch: list[dict], deadline: Deadline, limiter, refused: dict, **request) -> dict:
-    """One call; a call that fails (after its retries) is noted against every finding of the batch."""
+def _answer(
+    operation: Callable, read: Callable, batch: list[dict], deadline: Deadline, limiter, refused: dict, **request
+) -> dict[str, tuple[str, str]]:
+    """One call, and `read(answer, batch)`: the findings it refused. A call that fails (after its
+    retries), or an answer that cannot be read, is noted against every finding of the batch."""
     try:
-        return call(operation, deadline, limiter=limiter, **request)
+        return read(call(operation, deadline, limiter=limiter, **request), batch)
     except (AttributeError, TypeError, ValueError) as problem:
         # botocore's parser trips over an answer of the wrong shape (a string for a list...)
         problem = MalformedResponse(f"unreadable answer ({type(problem).__name__}: {problem})")

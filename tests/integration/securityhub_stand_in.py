@@ -67,6 +67,9 @@ TAXONOMY_NAMESPACES = (
 # ASFF timestamps: RFC 3339, UTC with Z (or an offset), optional fraction of a second.
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 TIMESTAMPS = ("CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt")
+# Where test_memory_faults.inject_faults sends a request it answered: botocore calls every
+# before-send handler, so the stand-in must not act on a call the fault refused.
+FAULT_URL = "fault.invalid"
 
 
 def documented_max(shape) -> int | None:
@@ -161,11 +164,12 @@ class SecurityHub:
         self.refuse = None  # optional rule: document -> (ErrorCode, ErrorMessage) to refuse it, or None
 
     def install(self, client) -> None:
-        """Answer the client's two calls from the register (registered first: faults a test
-        registers later, also first, come before it)."""
+        """Answer the client's two calls from the register. Registered for the operation's own
+        event, it comes before moto (registered for every before-send); registered after the
+        faults' register_first, it lets the faults a test injects answer first."""
         events = client.meta.events
-        events.register_first("before-send.securityhub.BatchImportFindings", self._import)
-        events.register_first("before-send.securityhub.BatchUpdateFindings", self._update)
+        events.register("before-send.securityhub.BatchImportFindings", self._import)
+        events.register("before-send.securityhub.BatchUpdateFindings", self._update)
 
     # --- what the tests read ----------------------------------------------------------------
 
@@ -180,7 +184,9 @@ class SecurityHub:
 
     # --- the two operations -----------------------------------------------------------------
 
-    def _import(self, request, **_) -> AWSResponse:
+    def _import(self, request, **_) -> AWSResponse | None:
+        if FAULT_URL in request.url:
+            return None  # a fault answered it
         self.calls["BatchImportFindings"] += 1
         documents = json.loads(request.body)["Findings"]
         self.batches.append([document["Id"] for document in documents])
@@ -236,7 +242,9 @@ class SecurityHub:
             new["Workflow"] = {"Status": "NEW"}
         self.findings[key] = new
 
-    def _update(self, request, **_) -> AWSResponse:
+    def _update(self, request, **_) -> AWSResponse | None:
+        if FAULT_URL in request.url:
+            return None  # a fault answered it
         self.calls["BatchUpdateFindings"] += 1
         body = json.loads(request.body)
         self.updates.append(body)
