@@ -103,8 +103,7 @@ def document(finding: dict, context: dict) -> dict:
     is_ca = kind in CA_FINDING_TYPES
     info = {
         "uid": finding["findingId"],
-        "title": title(finding),
-        "desc": finding["reason"],
+        "title": title(finding),  # the reason is the document's message (and remediation): not a third time
         "types": [kind],
         "src_url": console_url(finding, context["region"]),
         "last_seen_time": context["time"],
@@ -134,7 +133,6 @@ def document(finding: dict, context: dict) -> dict:
             "profiles": ["cloud"],
             "uid": f"{context['auditId']}/{finding['findingId']}",
             "correlation_uid": context["auditId"],  # every document of one run
-            "event_code": kind,
         },
         "cloud": context["cloud"],
         "finding_info": info,
