@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import formats as formats_group
 from bench import memory as memory_group
 from bench import scenarios
 from bench.plot import plot
@@ -27,15 +28,18 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 
 MEMORY = "memory"  # the state and archive at scale (bench/memory.py), apart from the scan's scenarios
+FORMATS = "formats"  # the archive's OCSF documents at scale (bench/formats.py)
 
 
-def render(out: Path, rows: list[Row], meta: dict, memory: dict | None = None) -> list:
+def render(out: Path, rows: list[Row], meta: dict, memory: dict | None = None, formats: dict | None = None) -> list:
     """Judge the targets and write RESULTS.md and the plot from a run's rows and facts (and the memory group's)."""
     verdicts = judge(rows, scenarios.SIZE_NAMES[meta["mode"]])
     plot(rows, out / "results.png", f"IoT certificate audit benchmark ({meta['mode']} run)")
     before_file = out / "results-before.json"  # the run before the engine's profile-driven changes
     before = json.loads(before_file.read_text()) if before_file.exists() else None
-    write_results(out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png", before=before, memory=memory)
+    write_results(
+        out / "RESULTS.md", rows, verdicts, meta, plot_name="results.png", before=before, memory=memory, formats=formats
+    )
     for verdict in verdicts:
         outcome = {True: "pass", False: "FAIL", None: "not measured"}[verdict.passed]
         print(f"{outcome:>12}  {verdict.target}: {verdict.measured}")
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=(*scenarios.GROUPS, MEMORY),
+        choices=(*scenarios.GROUPS, MEMORY, FORMATS),
         help="run one group of scenarios again and replace its rows in results.json",
     )
     args = parser.parse_args(argv)
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerender:
         saved = json.loads((out / "results.json").read_text())
         rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
-        render(out, rows, saved["meta"], saved.get(MEMORY))
+        render(out, rows, saved["meta"], saved.get(MEMORY), saved.get(FORMATS))
         return 0
     mode = "quick" if args.quick else "full"
     command = "python -m bench" + (" --quick" if args.quick else "")
@@ -73,8 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         (out / "results.json").write_text(json.dumps(saved, indent=1))
         rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
         print()
-        render(out, rows, saved["meta"], saved[MEMORY])
+        render(out, rows, saved["meta"], saved[MEMORY], saved.get(FORMATS))
         return 0 if all(point["correct"] for point in saved[MEMORY]["points"]) else 1
+    if args.only == FORMATS:  # keep everything else, replace the formats group's figures
+        saved = json.loads((out / "results.json").read_text())
+        saved[FORMATS] = run_formats(mode, f"{command} --only {FORMATS}")
+        (out / "results.json").write_text(json.dumps(saved, indent=1))
+        rows = [Row.from_dict(row) for row in saved["rows"] if row["contender"] in scenarios.CONTENDERS]
+        print()
+        render(out, rows, saved["meta"], saved.get(MEMORY), saved[FORMATS])
+        return 0 if saved[FORMATS]["ocsf"]["correct"] else 1
     meta = run_facts(mode, command=command)
     chosen = scenarios.quick() if args.quick else scenarios.full()
     if args.only:
@@ -90,13 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         kept = [Row.from_dict(row) for row in saved["rows"] if row["group"] != args.only]
         rerun = saved["meta"].get("rerun", []) + [{"group": args.only, **meta}]
         rows, meta = kept + rows, {**saved["meta"], "rerun": rerun}
-        memory = saved.get(MEMORY)
+        memory, formats = saved.get(MEMORY), saved.get(FORMATS)
     else:
-        memory = run_memory(mode, command)
+        memory, formats = run_memory(mode, command), run_formats(mode, command)
     results = {"meta": meta, "rows": [r.as_dict() for r in rows]} | ({MEMORY: memory} if memory else {})
+    results |= {FORMATS: formats} if formats else {}
     (out / "results.json").write_text(json.dumps(results, indent=1))
     print()
-    render(out, rows, meta, memory)
+    render(out, rows, meta, memory, formats)
     wrong = any(not r.correct for r in rows) or any(not point["correct"] for point in (memory or {}).get("points", []))
     return 1 if wrong else 0
 
@@ -107,6 +120,16 @@ def run_memory(mode: str, command: str) -> dict:
     clock = time.perf_counter()
     open_findings = memory_group.QUICK_OPEN if mode == "quick" else memory_group.FULL_OPEN
     figures = memory_group.run_group(open_findings, log=lambda line: print(line, flush=True))
+    facts.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
+    return figures | {"meta": facts}
+
+
+def run_formats(mode: str, command: str) -> dict:
+    """The formats group at the mode's size, with the facts RESULTS.md states about its run."""
+    facts = run_facts(mode, command)
+    clock = time.perf_counter()
+    findings = formats_group.QUICK if mode == "quick" else formats_group.FULL
+    figures = formats_group.run_group(findings, log=lambda line: print(line, flush=True))
     facts.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
     return figures | {"meta": facts}
 

@@ -9,6 +9,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.formats import section as formats_section
 from bench.memory import section as memory_section
 from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
 from bench.run import Row
@@ -257,6 +258,7 @@ def write_results(
     plot_name: str,
     before: dict | None = None,
     memory: dict | None = None,
+    formats: dict | None = None,
 ) -> None:
     sizes = SIZE_NAMES[meta["mode"]]
     size_note = ", ".join(f"{name} = {n:,}" for name, n in sizes.items())
@@ -310,6 +312,7 @@ def write_results(
     lines += before_after(rows, before)
     lines += sizing(rows)
     lines += memory_section(memory)
+    lines += formats_section(formats)
     lines += [
         "## How to read this",
         "",
