@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO
@@ -305,6 +306,7 @@ class ScanProgress:
             transient=True,  # the closing line replaces it
             refresh_per_second=self.REFRESH_PER_SECOND,
             get_time=get_time,
+            redirect_stderr=False,  # rich's redirect wraps long lines: __enter__ puts _LinesAbove there
         )
         self.task = self.progress.add_task("Scanning", total=expected, counts="", pages=0)
         self.scanned: dict[str, tuple[int, int]] = {}  # CA ID -> (certificates, pages) so far
@@ -313,9 +315,12 @@ class ScanProgress:
 
     def __enter__(self) -> ScanProgress:
         self.progress.start()
+        self.stderr, sys.stderr = sys.stderr, _LinesAbove(self.progress.console, sys.stderr)
         return self
 
     def __exit__(self, *exc) -> None:
+        sys.stderr.flush()
+        sys.stderr = self.stderr
         self.progress.stop()
 
     def on_page(self, scan) -> None:
@@ -342,10 +347,10 @@ class ScanProgress:
         elapsed = task.elapsed or 0.0
         certificates = summary["certificatesScanned"]
         pages = sum(ca["pages"] for ca in report["cas"])
-        rate = f"{certificates / elapsed:,.0f} certificates/s, {pages / elapsed:,.1f} pages/s" if elapsed else "-"
-        self.progress.console.print(
+        rate = f": {certificates / elapsed:,.0f}/s, {pages / elapsed:,.1f} pages/s" if elapsed else ""
+        self.progress.console.print(  # within 80 columns up to a billion certificates
             f"Scanned {_plural(certificates, 'certificate')} ({_plural(pages, 'page')}) of "
-            f"{_plural(summary['casScanned'], 'CA')} in {elapsed:.1f} s ({rate})",
+            f"{_plural(summary['casScanned'], 'CA')} in {elapsed:.1f} s{rate}",
             markup=False,
             highlight=False,
         )
@@ -354,6 +359,36 @@ class ScanProgress:
         if self.expected is None:
             return f"{certificates:,} certificates"
         return f"{certificates:,}/{self.expected:,} certificates"
+
+
+class _LinesAbove(io.TextIOBase):
+    """stderr while the bar is drawn: each line written (a log line: --verbose, a warning) is
+    printed above the bar, whole and unwrapped (a JSON log line stays one line for `jq`)."""
+
+    def __init__(self, console: Console, stream: IO[str]):
+        self.console = console
+        self.stream = stream
+        self.partial = ""
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.console.print(line, soft_wrap=True, markup=False, highlight=False, emoji=False)
+        return len(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            line, self.partial = self.partial, ""
+        if line:
+            self.console.print(line, soft_wrap=True, markup=False, highlight=False, emoji=False)
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 def expected_certificates(sizes: Mapping[str, int], ca_ids: Iterable[str]) -> int | None:
@@ -366,5 +401,6 @@ def expected_certificates(sizes: Mapping[str, int], ca_ids: Iterable[str]) -> in
 
 
 def progress_console() -> Console:
-    """stderr, as the progress bar and its closing line need it (colour unless NO_COLOR)."""
-    return Console(stderr=True, highlight=False)
+    """stderr, as the progress bar and its closing line need it (colour unless NO_COLOR): the
+    stream itself, not rich's `stderr=True`, which would follow sys.stderr to _LinesAbove."""
+    return Console(file=sys.stderr, highlight=False)

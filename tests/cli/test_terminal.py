@@ -285,7 +285,7 @@ def test_cli_progress_bar_sized_by_the_baseline(backend, run, monkeypatch, tmp_p
     assert json.loads(out)["summary"]["certificatesScanned"] == 630
     plain = ESCAPE.sub("", err)
     assert re.search(r"[\d,]+/630 certificates +[\d.,]+ pages/s", plain), plain
-    assert re.search(r"Scanned 630 certificates \(4 pages\) of 2 CAs in [\d.]+ s \(", plain)
+    assert re.search(r"Scanned 630 certificates \(4 pages\) of 2 CAs in [\d.]+ s: [\d,]+/s, [\d.,]+ pages/s", plain)
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(backend, run, monkeypatch):
@@ -343,6 +343,25 @@ def test_verbose_shows_the_engines_log_lines_on_stderr(logging_engine, run):
     assert scanned["caCertificateId"] == report["cas"][0]["caCertificateId"]
     assert scanned["certificatesScanned"] == 31
     assert {"a warning the user should see", "an error the user must see"} <= {line["message"] for line in logged}
+
+
+def test_verbose_log_lines_stay_whole_above_the_bar(logging_engine, run, monkeypatch):
+    # Given stderr is a narrow terminal, where the bar is drawn
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "60")
+    real_stderr = sys.stderr
+
+    # When the CLI scans with --verbose
+    _, out, err = run("--format", "json", "--verbose")
+
+    # Then each log line reached the terminal whole (one JSON document a line, for `jq`),
+    # though far longer than the terminal is wide, and stderr is stderr again
+    lines = [ESCAPE.sub("", raw).split("\r")[-1] for raw in err.split("\n")]
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [entry["message"] for entry in logged if entry["message"] == "CA scanned"] == ["CA scanned"]
+    assert all(len(line) > 60 for line in lines if line.startswith("{"))
+    assert sys.stderr is real_stderr
+    assert json.loads(out)["summary"]["findings"] == 1
 
 
 def test_default_keeps_the_per_ca_lines_out_of_sight(logging_engine, run):
