@@ -15,7 +15,18 @@ $(BIN)/.installed: requirements.txt pyproject.toml package.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-dev: $(BIN)/.installed
+# The HTML report's browser test (tests/browser) drives Debian's Chromium with Playwright, never a
+# browser Playwright downloads: a fresh Debian machine (CI, as root) gets it from apt, sudo asks elsewhere.
+# Without apt-get, install Chromium yourself and set CHROMIUM to it (outside CI the test skips without one).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "make: no apt-get to install Chromium: install it and set CHROMIUM=/path/to/chromium"; fi
+
+dev: $(BIN)/.installed $(CHROMIUM)
 
 demo: dev
 	$(BIN)/python -m cert_audit demo

@@ -8,8 +8,8 @@ would be, and the function's memory as the stack deploys it: the open-findings t
 it invokes `cert_audit.handler.lambda_handler` twice, as the schedule would, changing the
 fleet in between (a certificate revoked, a revoked one deleted), and shows what happened:
 the requests each run made, the findings, the second run's change-only email, the events it
-sent, the archived report (written to a file too), the CloudWatch metrics it printed in EMF,
-and its logs. It ends by checking both reports against the fleet it seeded and changed.
+sent, the archived report (written to a file too, its HTML page beside it), the CloudWatch
+metrics it printed in EMF, and its logs. It ends by checking both reports against the fleet it seeded and changed.
 
 Development only: it imports moto, which the Lambda asset does not contain.
 """
@@ -201,6 +201,16 @@ def archived(uri: str) -> tuple[dict, dict]:
     got = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)
     body = got.pop("Body").read()
     return json.loads(gzip.decompress(body) if got.get("ContentEncoding") == "gzip" else body), got
+
+
+def archived_page(uri: str | None) -> bytes | None:
+    """The archived HTML page at `uri` (s3://bucket/key), un-gzipped; None if the run archived none."""
+    if not uri:
+        return None
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    got = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)
+    body = got["Body"].read()
+    return gzip.decompress(body) if got.get("ContentEncoding") == "gzip" else body
 
 
 def store_suppressions(cas: dict[str, DemoCa]) -> None:
@@ -412,8 +422,9 @@ def show_archive(result: dict, report: dict, metadata: dict, report_file: Path) 
         f"{metadata['ContentType']}, ContentEncoding {metadata['ContentEncoding']}: every finding, untrimmed "
         f"({len(report['findings'])} findings, {len(report['resolvedFindings'])} resolved); "
         f"written to {report_file}.",
+        f"Its HTML page: {result.get('reportHtmlUri')}, written to {report_file.with_suffix('.html')}.",
         "",
-        f"Objects in {REPORT_BUCKET} (a JSON report and a findings CSV per run)",
+        f"Objects in {REPORT_BUCKET} (each run's report in every archived format)",
     ]
     return lines + text_table(["Key", "Bytes"], rows, {1})
 
@@ -533,6 +544,9 @@ def main(report_file: str = "demo-report.json") -> int:
         second_events = received_events(event_queue)
         published = emulator.published_messages(topic_arn, REGION, ACCOUNT)
         target.write_text(json.dumps(second, indent=2) + "\n", encoding="utf-8")
+        page = archived_page(second_run.result.get("reportHtmlUri"))
+        if page is not None:  # the page a person opens, as the archive keeps it
+            target.with_suffix(".html").write_bytes(page)
         sections = [
             show_fleet(cas),
             show_run("First run, the state table empty", first_run, cas, first),
@@ -551,6 +565,8 @@ def main(report_file: str = "demo-report.json") -> int:
             problems.append(f"first run: {len(first_events)} events for {len(first['findings'])} new findings")
         if len(published) != 2:
             problems.append(f"{len(published)} messages published, expected one per run")
+        if page is None:
+            problems.append("the second run archived no HTML report")
     rule = "=" * 100
     print("IoT certificate audit: demo on an embedded AWS emulator (moto), running the real Lambda handler twice\n")
     for number, section in enumerate(sections, 1):
@@ -560,5 +576,7 @@ def main(report_file: str = "demo-report.json") -> int:
         print("The reports do NOT match the seeded fleet and its change:\n" + "\n".join(f"- {p}" for p in problems))
         return 1
     print(f"Both reports match the seeded fleet and its change. Demo took {time.monotonic() - started:.1f} s.")
+    page_file = target.with_suffix(".html").resolve()
+    print(f"Report page {second_run.result['reportHtmlUri']} written to {page_file}: open {page_file.as_uri()}")
     print(f"Archived report {second_run.result['reportUri']} written to {target}")
     return 0

@@ -38,6 +38,7 @@ from cert_audit.message import CA_FINDING_TYPES, ca_rank, console_url, subject
 
 TABLE_LIMIT = 5000  # findings in the table: a browser sorts and filters this many at once without a stall
 LIST_LIMIT = 1000  # CAs, scan errors, resolved and suppressed findings, expired suppressions
+PAGE_ROWS = 250  # rows of the table in the document at a time ("Show more" adds as many again)
 CHART_LIMIT = 25  # CAs in the chart (failed first, then most findings); the CA table lists more
 ID_CHARS = 12  # an ID is shown this long (the full ID in its tooltip, its search and its link)
 DOT = " \u00b7 "
@@ -91,7 +92,7 @@ padding:12px 14px}
 @media (max-width:900px){.grid{grid-template-columns:1fr}}
 .grid>section.panel{margin:0 0 18px}
 svg text{fill:var(--ink);font-family:inherit}
-svg .muted{fill:var(--muted)}svg .bad{fill:var(--bad);font-weight:700}
+svg .muted{fill:var(--muted)}svg .on-bar{fill:#fff}svg .bad{fill:var(--bad);font-weight:700}
 svg .ca-row{cursor:pointer}
 svg .ca-row:hover .hit,svg .ca-row:focus .hit{fill:var(--line);opacity:.5}
 svg .hit{fill:transparent}
@@ -125,6 +126,11 @@ button{cursor:pointer}
 .count{margin-left:auto;color:var(--muted);padding-bottom:6px}
 .table-wrap{overflow:auto;max-height:75vh;border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%}
+#findings-table{table-layout:fixed;min-width:1040px;font-size:13px}
+#findings-table th:nth-child(1){width:104px}#findings-table th:nth-child(2){width:150px}
+#findings-table th:nth-child(3){width:165px}#findings-table th:nth-child(4){width:145px}
+#findings-table th:nth-child(5){width:120px}#findings-table th:nth-child(6),#findings-table th:nth-child(7){width:100px}
+#findings-table td{overflow:hidden;text-overflow:ellipsis;overflow-wrap:anywhere}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{position:sticky;top:0;background:var(--panel);z-index:1;font-size:12px;color:var(--muted);white-space:nowrap}
 th button{border:0;background:none;padding:0;font-weight:600;color:inherit;font-size:12px}
@@ -137,6 +143,7 @@ td.nowrap{white-space:nowrap}
 tbody tr:hover{background:rgba(120,140,170,.08)}
 .note{color:var(--muted);margin:8px 0 0}
 .empty{color:var(--muted);padding:14px 4px;margin:0}
+.pager{margin:10px 0 0;color:var(--muted)}.pager button{margin-left:8px}
 .more{margin:10px 0 0;padding:8px 12px;border-radius:6px;background:rgba(224,145,0,.12)}
 details>summary{cursor:pointer;font-weight:600;font-size:15px}
 footer{color:var(--muted);font-size:12.5px;margin-top:8px}
@@ -148,28 +155,43 @@ SCRIPT = """
   const table = document.getElementById("findings-table");
   if (!table) return;
   const body = table.tBodies[0];
-  let rows = Array.from(body.rows);
+  const later = document.getElementById("findings-later");
+  // Every row, those held back in the template too. Only a page of the matching rows is in the
+  // document at a time: a browser lays out a few hundred rows quickly, thousands slowly.
+  let rows = Array.from(body.rows).concat(later ? Array.from(later.content.children) : []);
   const text = new Map(rows.map((row) => [row, (row.dataset.ids + " " + row.textContent).toLowerCase()]));
+  const pageSize = Number(table.dataset.page);
   const control = (id) => document.getElementById(id);
   const severity = control("filter-severity"), type = control("filter-type"), ca = control("filter-ca");
   const search = control("filter-text"), onlyNew = control("filter-new");
   const shown = control("shown-count"), empty = control("no-match");
+  const pager = control("pager"), onPage = control("on-page"), more = control("show-more");
+  const number = (value) => value.toLocaleString("en-US");
+  let matching = rows, limit = pageSize;
+
+  function keep(row) {
+    const words = search.value.trim().toLowerCase();
+    return (!severity.value || row.dataset.severity === severity.value)
+      && (!type.value || row.dataset.type === type.value)
+      && (!ca.value || row.dataset.ca === ca.value)
+      && (!onlyNew || !onlyNew.checked || row.dataset.new === "1")
+      && (!words || text.get(row).includes(words));
+  }
+
+  function show() {
+    const page = matching.slice(0, limit);
+    body.replaceChildren(...page);
+    shown.textContent = number(matching.length);
+    empty.hidden = matching.length > 0;
+    pager.hidden = matching.length <= page.length;
+    onPage.textContent = number(page.length);
+    more.textContent = "Show " + number(Math.min(pageSize, matching.length - page.length)) + " more";
+  }
 
   function apply() {
-    const wanted = { severity: severity.value, type: type.value, ca: ca.value };
-    const words = search.value.trim().toLowerCase();
-    let count = 0;
-    for (const row of rows) {
-      const keep = (!wanted.severity || row.dataset.severity === wanted.severity)
-        && (!wanted.type || row.dataset.type === wanted.type)
-        && (!wanted.ca || row.dataset.ca === wanted.ca)
-        && (!onlyNew || !onlyNew.checked || row.dataset.new === "1")
-        && (!words || text.get(row).includes(words));
-      row.hidden = !keep;
-      if (keep) count += 1;
-    }
-    shown.textContent = count.toLocaleString("en-US");
-    empty.hidden = count > 0;
+    matching = rows.filter(keep);
+    limit = pageSize;
+    show();
   }
 
   function sortBy(header) {
@@ -177,26 +199,25 @@ SCRIPT = """
     const ascending = header.getAttribute("aria-sort") !== "ascending";
     for (const other of table.tHead.rows[0].cells) other.removeAttribute("aria-sort");
     header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    const numeric = header.classList.contains("num");
     const key = (row) => {
       const cell = row.cells[column];
-      return cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent.trim().toLowerCase();
+      const value = cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent.trim().toLowerCase();
+      return numeric ? Number(value) : value;
     };
     const keyed = rows.map((row, position) => [key(row), position, row]);
-    const numeric = header.classList.contains("num");
     keyed.sort((a, b) => {
-      const x = numeric ? Number(a[0]) : a[0], y = numeric ? Number(b[0]) : b[0];
-      if (x < y) return ascending ? -1 : 1;
-      if (x > y) return ascending ? 1 : -1;
+      if (a[0] < b[0]) return ascending ? -1 : 1;
+      if (a[0] > b[0]) return ascending ? 1 : -1;
       return a[1] - b[1];
     });
     rows = keyed.map((item) => item[2]);
-    const ordered = document.createDocumentFragment();
-    for (const row of rows) ordered.appendChild(row);
-    body.appendChild(ordered);
+    apply();
   }
 
   for (const input of [severity, type, ca, onlyNew]) if (input) input.addEventListener("change", apply);
   search.addEventListener("input", apply);
+  more.addEventListener("click", () => { limit += pageSize; show(); });
   control("filter-clear").addEventListener("click", () => {
     severity.value = type.value = ca.value = search.value = "";
     if (onlyNew) onlyNew.checked = false;
@@ -453,7 +474,7 @@ def _ca_chart(report: dict) -> str:
         y = row * row_height + 3
         ca_id = ca["caCertificateId"]
         total = ca["certificatesScanned"]
-        ca_status = _text(ca.get("status") or "status unknown") + " CA"
+        ca_status = _text(ca.get("status") or "status unknown")
         # A CA that is not ACTIVE (deactivated, often after a compromise) stands out.
         described = [ca_status if ca.get("status") == "ACTIVE" else f'<tspan class="bad">{ca_status}</tspan>']
         if ca.get("daysToExpiry") is not None:
@@ -491,7 +512,7 @@ def _ca_chart(report: dict) -> str:
             if width >= 30:
                 parts.append(
                     f'<text x="{x + width / 2:.1f}" y="{bar_y + 14.5}" text-anchor="middle" font-size="11.5" '
-                    f'font-weight="700" fill="#fff">{count:,}</text>'
+                    f'font-weight="700" class="on-bar">{count:,}</text>'
                 )
             x += width
         parts.append(
@@ -645,8 +666,8 @@ def _findings(report: dict) -> str:
         + '<label>Search<input type="search" id="filter-text" placeholder="certificate ID, status, reason\u2026">'
         "</label>"
         f'{new_filter}<button type="button" id="filter-clear">Clear filters</button>'
-        f'<span class="count">Showing <strong id="shown-count">{len(shown):,}</strong> of '
-        f'<span id="listed-count">{len(shown):,}</span> findings listed</span></div>\n'
+        f'<span class="count"><strong id="shown-count">{len(shown):,}</strong> of {len(shown):,} findings listed '
+        "match</span></div>\n"
     )
     headers = [
         ("Severity", "num"),
@@ -660,7 +681,13 @@ def _findings(report: dict) -> str:
     ]
     head = "".join(f'<th class="{css}"><button type="button">{label}</button></th>' for label, css in headers)
     region = report["region"]
-    rows = "".join(_finding_row(finding, region) for finding in shown)
+    rows = "".join(_finding_row(finding, region) for finding in shown[:PAGE_ROWS])
+    # The rest wait in a template (parsed, never laid out) until a filter, a sort or "Show more" wants them.
+    later = "".join(_finding_row(finding, region) for finding in shown[PAGE_ROWS:])
+    pager = (
+        f'<p class="pager" id="pager"{"" if later else " hidden"}><span id="on-page">{min(len(shown), PAGE_ROWS):,}'
+        f'</span> on the page <button type="button" id="show-more">Show more</button></p>\n'
+    )
     more = ""
     if total > len(shown):
         more = (
@@ -671,8 +698,10 @@ def _findings(report: dict) -> str:
         heading
         + more
         + controls
-        + f'<div class="table-wrap"><table id="findings-table"><thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>'
-        '</table></div>\n<p class="empty" id="no-match" hidden>No finding matches these filters.</p>\n</section>\n'
+        + f'<div class="table-wrap"><table id="findings-table" data-page="{PAGE_ROWS}"><thead><tr>{head}</tr></thead>'
+        f"\n<tbody>\n{rows}</tbody></table></div>\n"
+        f'<template id="findings-later">\n{later}</template>\n'
+        '<p class="empty" id="no-match" hidden>No finding matches these filters.</p>\n' + pager + "</section>\n"
     )
 
 

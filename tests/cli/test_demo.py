@@ -208,3 +208,17 @@ def test_demo_shows_the_archived_report(demo):
     for run_id in REQUEST_IDS:  # a JSON report and its findings as CSV and OCSF per run
         for extension in ("json", "csv", "ocsf.json"):
             assert re.search(rf"\nreports/\d{{4}}/\d\d/\d\d/{run_id}\.{extension}\.gz\s+[\d,]+\n", archive)
+        # and its HTML page, `.html` (gzip-encoded all the same) so that a browser opens it
+        assert re.search(rf"\nreports/\d{{4}}/\d\d/\d\d/{run_id}\.html\s+[\d,]+\n", archive)
+
+
+def test_demo_writes_the_html_report_beside_the_json_and_says_where_to_open_it(demo):
+    process, report_file = demo
+    report = json.loads(report_file.read_text())
+    page = report_file.with_suffix(".html").resolve()
+
+    # Then the archived page is written beside the JSON report, and the last lines say where to open it
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert report["auditId"] in page.read_text(encoding="utf-8")
+    html_uri = archive_uri(report).removesuffix(".json.gz") + ".html"
+    assert f"\nReport page {html_uri} written to {page}: open {page.as_uri()}\n" in process.stdout
