@@ -20,6 +20,7 @@ from cert_audit.config import ALL_CAS
 from infra import constants
 from infra.config import StackConfig
 from infra.memory import Memory
+from infra.securityhub import add_security_hub
 from infra.suppressions import suppressions_parameter
 
 # What the digest rule hands the function: this run notifies whatever changed (the engine's
@@ -191,6 +192,8 @@ class AuditFunction(Construct):
             # the request, not only the event.
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
+        # Security Hub (issue 11): SECURITY_HUB and its two permissions, when on.
+        add_security_hub(self.role, self.function, config.security_hub)
         self.rule = events.Rule(
             self,
             "Schedule",

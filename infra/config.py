@@ -64,6 +64,7 @@ DEFAULTS: dict[str, object] = {
     "reportRetentionDays": 365,
     "alarmOnNewFindings": False,
     "eventBusName": "default",  # the account's default bus; null or "": no events
+    "securityHub": False,  # import the findings into Security Hub (issue 11, infra/securityhub.py)
 }
 KNOWN_KEYS = tuple(DEFAULTS)
 # On by default, off when given as null or empty (so null cannot mean "the default" for them).
@@ -94,6 +95,7 @@ class StackConfig:
     report_retention_days: int  # lifecycle expiry of archived reports (current and noncurrent versions)
     alarm_on_new_findings: bool  # alarm when a run has new CRITICAL or HIGH findings
     event_bus_name: str | None  # None: no events (EVENT_BUS_NAME unset, no PutEvents permission)
+    security_hub: bool = False  # SECURITY_HUB=true and its two permissions
 
     @property
     def all_cas(self) -> bool:
@@ -254,6 +256,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "reportRetentionDays": _report_retention_days,
         "alarmOnNewFindings": _flag("alarmOnNewFindings"),
         "eventBusName": _event_bus_name,
+        "securityHub": _flag("securityHub"),
     }
     for key, parse in parsers.items():
         if key in _OFF_WHEN_NULL:
@@ -301,4 +304,5 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         report_retention_days=parsed["reportRetentionDays"],
         alarm_on_new_findings=parsed["alarmOnNewFindings"],
         event_bus_name=parsed["eventBusName"],
+        security_hub=parsed["securityHub"],
     )

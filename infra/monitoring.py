@@ -6,9 +6,9 @@ dimension `service` (and `FindingType` for `Findings` by type); per-CA metrics c
 SEARCH instead of listing them.
 
 The memory's metrics (issue 10) are run totals: `NewFindings`, `ResolvedFindings`,
-`OpenFindings` and `FailedEvents` (dimension `service`), and `NewFindings` by `service` and
-`Severity`, every severity emitted with every run, 0 included, so an alarm can name the
-severities it sums without SEARCH.
+`OpenFindings`, `FailedEvents` and `SecurityHubFailedFindings` (issue 11; dimension `service`),
+and `NewFindings` by `service` and `Severity`, every severity emitted with every run, 0
+included, so an alarm can name the severities it sums without SEARCH.
 
 Alarms cannot use SEARCH, so the CA expiry alarm reads `CaDaysToExpiry` through a Metrics
 Insights query (`SELECT MIN(...) FROM SCHEMA(...)`), which alarms may use: one alarm
@@ -141,6 +141,15 @@ class Monitoring(Construct):
                 service_metric("FailedEvents", "Sum", period),
                 f"The last run could not send some finding events to the EventBridge bus {config.event_bus_name} "
                 "(errors[] with source events in the report); rules on that bus missed them",
+            )
+        # Findings Security Hub refused even after the function's retries: its console misses them
+        # (or, for resolved ones, still shows them ACTIVE) until a run imports them.
+        if config.security_hub:
+            self.security_hub_alarm = self._above_zero(
+                "SecurityHubFailedFindingsAlarm",
+                service_metric("SecurityHubFailedFindings", "Sum", period),
+                "The last run could not import some findings into Security Hub (errors[] with source securityHub "
+                "in the report); the next run imports them again",
             )
         # Needs the per-CA metric: with metricsDetail=totals the engine emits no CaDaysToExpiry,
         # and an expiring CA is reported only by its CA_CERTIFICATE_EXPIRING finding (email).

@@ -24,12 +24,13 @@ CFN_LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
 # The configuration that exercises every acknowledgement (all CAs ('*') and an email) and builds
 # every optional resource: the suppressions parameter and its read, the CA expiry alarm, the
-# digest rule, the events permission and its alarm, the findings alarms.
+# digest rule, the events permission and its alarm, the findings alarms, Security Hub's.
 EVERYTHING = {
     "alertEmails": "ops@example.com",
     "suppressionsFile": str(SAMPLE_SUPPRESSIONS),
     "alarmOnFindings": "true",
     "alarmOnNewFindings": "true",
+    "securityHub": "true",  # its two permissions and its alarm (issue 11)
 }
 VARIANTS = {
     "everything": EVERYTHING,
