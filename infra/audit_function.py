@@ -19,6 +19,7 @@ from constructs import Construct
 from cert_audit.config import ALL_CAS
 from infra import constants
 from infra.config import StackConfig
+from infra.inventory import add_inventory
 from infra.memory import Memory
 from infra.securityhub import add_security_hub
 from infra.suppressions import suppressions_parameter
@@ -194,6 +195,8 @@ class AuditFunction(Construct):
         )
         # Security Hub (issue 11): SECURITY_HUB and its two permissions, when on.
         add_security_hub(self.role, self.function, config.security_hub)
+        # The certificate inventory (issue 13): its table, permissions and environment (None: off).
+        self.inventory_table = add_inventory(self, self.role, self.function, config.inventory)
         self.rule = events.Rule(
             self,
             "Schedule",

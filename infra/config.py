@@ -31,6 +31,8 @@ from cert_audit.config import (
 )
 from infra.constants import TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
+from infra.inventory import DEFAULTS as INVENTORY_DEFAULTS
+from infra.inventory import InventoryConfig, parse_inventory_context
 from infra.schedule import Schedule, check_runs_cannot_overlap, check_schedules_apart, parse_schedule
 from infra.suppressions import Suppressions, load_suppressions
 
@@ -65,6 +67,7 @@ DEFAULTS: dict[str, object] = {
     "alarmOnNewFindings": False,
     "eventBusName": "default",  # the account's default bus; null or "": no events
     "securityHub": False,  # import the findings into Security Hub (issue 11, infra/securityhub.py)
+    **INVENTORY_DEFAULTS,  # the certificate inventory and its checks (issue 13, infra/inventory.py)
 }
 KNOWN_KEYS = tuple(DEFAULTS)
 # On by default, off when given as null or empty (so null cannot mean "the default" for them).
@@ -96,6 +99,7 @@ class StackConfig:
     alarm_on_new_findings: bool  # alarm when a run has new CRITICAL or HIGH findings
     event_bus_name: str | None  # None: no events (EVENT_BUS_NAME unset, no PutEvents permission)
     security_hub: bool = False  # SECURITY_HUB=true and its two permissions
+    inventory: InventoryConfig = InventoryConfig()  # the certificate inventory, its checks and the scope
 
     @property
     def all_cas(self) -> bool:
@@ -284,6 +288,8 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
                 check_schedules_apart(parsed["schedule"], parsed["digestSchedule"], timeout)
         except ConfigError as error:
             problems.append(str(error))
+    inventory, inventory_problems = parse_inventory_context(context)
+    problems += inventory_problems
     if problems:
         raise ConfigError("Invalid CDK context (cdk.json or -c key=value): " + "; ".join(problems))
     return StackConfig(
@@ -305,4 +311,5 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         alarm_on_new_findings=parsed["alarmOnNewFindings"],
         event_bus_name=parsed["eventBusName"],
         security_hub=parsed["securityHub"],
+        inventory=inventory,
     )

@@ -26,7 +26,21 @@ ACKNOWLEDGEMENTS = (
         "audit.role",
         "Resource '*' is for actions that accept no resource-level permission (Service Authorization "
         "Reference): iot:ListCertificatesByCA and iot:ListCACertificates, and xray:PutTraceSegments/"
-        "PutTelemetryRecords added by active tracing. Every other statement names its one resource.",
+        "PutTelemetryRecords added by active tracing; the certificate inventory's iot:ListPrincipalThingsV2 and "
+        "iot:ListAttachedPolicies (the attachments of flagged certificates found at run time) and, with "
+        "scope=account, iot:ListCertificates. Every other statement names its one resource.",
+    ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]",
+        "audit.role",
+        "The certificate inventory describes device certificates found at run time (iot:DescribeCertificate), "
+        "each once: granted on the cert resource type of this account and region, no other resource type.",
+    ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-DDB3",
+        "audit.inventory_table",
+        "The inventory is a cache of what IoT's DescribeCertificate says of each certificate, which never changes; "
+        "lost, it is described again from IoT. Point-in-time recovery would bill for backing up a copy.",
     ),
     Acknowledgement(
         "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cacert/*]",
@@ -90,6 +104,8 @@ def _constructs(root: object, path: str) -> list[IConstruct]:
     target = root
     for name in path.split("."):
         target = getattr(target, name)
+    if target is None:  # an optional resource left out of this deployment (the inventory's table)
+        return []
     return list(target) if isinstance(target, list) else [target]
 
 

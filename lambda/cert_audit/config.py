@@ -207,7 +207,7 @@ def load_config(env: Mapping[str, str], *, require_topic: bool = True) -> AuditC
     )
     raw_age = env.get("MAX_CERTIFICATE_AGE_DAYS", "").strip()
     max_age = check(_int_in_range, "MAX_CERTIFICATE_AGE_DAYS", raw_age, 1, DAYS_MAX) if raw_age else None
-    inventory = check(_inventory_settings, env)
+    inventory = check(inventory_settings, env)
     security_hub = check(_security_hub, env)
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
@@ -254,7 +254,7 @@ def parse_hashes(value: str, source: str) -> frozenset[str]:
     return frozenset(hashes)
 
 
-def _inventory_settings(env: Mapping[str, str]) -> dict:
+def inventory_settings(env: Mapping[str, str]) -> dict:
     """The inventory's settings (issue 13), every problem in one ConfigError."""
     problems = []
 

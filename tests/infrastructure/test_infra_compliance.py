@@ -36,6 +36,8 @@ VARIANTS = {
     "everything": EVERYTHING,
     "defaults": {},
     "no digest, no events": QUIET,
+    "no inventory, account scope": {"inventory": "false", "scope": "account"},
+    "account scope, inventory": {"scope": "account", "inventoryRateLimit": "10", "weakSignatureHashes": ""},
 }
 
 

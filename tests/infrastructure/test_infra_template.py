@@ -24,6 +24,7 @@ RUN_LOCK = "AuditRunLock1335D21E"
 STATE_TABLE = "MemoryStateTableB8484361"
 REPORT_BUCKET = "MemoryReportBucket3C9E49C7"
 DIGEST_RULE = "AuditDigestScheduleB72CACE8"
+INVENTORY_TABLE = "AuditInventoryTableD4B97AA9"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_stack_has_exactly_these_resources(synth):
         "AWS::Lambda::EventInvokeConfig": 1,
         "AWS::Lambda::Permission": 2,  # one per rule
         "AWS::Events::Rule": 2,  # the audit's schedule and the weekly digest
-        "AWS::DynamoDB::Table": 2,  # the run lock and the open findings
+        "AWS::DynamoDB::Table": 3,  # the run lock, the open findings and the certificate inventory
         "AWS::S3::Bucket": 1,  # the report archive
         "AWS::S3::BucketPolicy": 1,  # its TLS-only statement
         # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries, failed events
@@ -121,6 +122,15 @@ def test_function_environment_follows_the_engine_contract(synth):
         "POWERTOOLS_SERVICE_NAME": "iot-cert-audit",
         "POWERTOOLS_METRICS_NAMESPACE": "IoTCertificateAudit",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        # the certificate inventory and its checks (issue 13), in the CAs' scope
+        "AUDIT_SCOPE": "ca",
+        "DEVICE_EXPIRY_WARNING_DAYS": "30",
+        "INVENTORY_RATE_LIMIT": "5",
+        "INVENTORY_TIME_BUDGET_SECONDS": "300",
+        "MIN_EC_KEY_BITS": "256",
+        "MIN_RSA_KEY_BITS": "2048",
+        "WEAK_SIGNATURE_HASHES": "SHA1,MD5",
+        "INVENTORY_TABLE_NAME": {"Ref": INVENTORY_TABLE},
     }
 
 
@@ -368,6 +378,40 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
             "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [DLQ, "Arn"]},
+        },
+        {
+            # the certificate inventory (issue 13): describe device certificates of this account and region
+            "Sid": "DescribeDeviceCertificates",
+            "Action": "iot:DescribeCertificate",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":iot:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":cert/*",
+                    ],
+                ]
+            },
+        },
+        {
+            # the things and policies still attached to flagged certificates (no resource type fits)
+            "Sid": "ListCertificateAttachments",
+            "Action": ["iot:ListAttachedPolicies", "iot:ListPrincipalThingsV2"],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
+        {
+            # the inventory's cache: one Scan a run, new and refreshed entries written
+            "Sid": "ReadAndFillTheInventory",
+            "Action": ["dynamodb:BatchWriteItem", "dynamodb:Scan"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [INVENTORY_TABLE, "Arn"]},
         },
     ]
     actions = [
