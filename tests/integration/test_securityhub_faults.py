@@ -17,7 +17,7 @@ import json
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from cert_audit import handler
+from cert_audit import handler, securityhub
 from cert_audit.calls import RETRY_ATTEMPTS
 from tests.integration.conftest import metric_points
 from tests.integration.securityhub_stand_in import answer, error
@@ -329,3 +329,42 @@ def test_security_hub_hanging_ends_before_the_deadline_and_leaves_the_archive_it
     assert errors_of(result, "securityHub") and errors_of(result, "archive") == []
     assert result["reportUri"]
     assert published_reports(alerts)[-1]["auditId"] == "hang-securityhub"
+
+
+def test_refreshes_the_time_does_not_allow_are_left_to_the_next_run_not_failed(
+    fleet, hub, alerts, virtual_time, monkeypatch
+):
+    # Given a first run, then every finding due for its refresh, sent two a call, each call taking 25 s
+    run(virtual_time)
+    monkeypatch.setattr(securityhub, "REFRESH_AFTER_DAYS", 0)
+    monkeypatch.setattr(securityhub, "BATCH_MAX", 2)
+    inject_faults(security_hub(), "BatchImportFindings", lambda request: virtual_time.advance(25, None))
+
+    # When the audit runs, with 60 s for the Security Hub step
+    second = run(virtual_time)
+
+    # Then the refreshes that did not fit are no failure: no count, no error
+    imported = second["summary"]["securityHubImported"]
+    assert 0 < imported < 10
+    assert second["summary"]["securityHubFailed"] == 0 and errors_of(second, "securityHub") == []
+
+    # And the next run (due again at once, here) refreshes them too
+    before = {i: f["UpdatedAt"] for i, f in hub.active().items()}
+    third = run(virtual_time)
+    assert third["summary"]["securityHubImported"] > 0
+    assert any(hub.active()[i]["UpdatedAt"] > updated for i, updated in before.items())
+
+
+def test_a_state_that_cannot_be_read_sends_nothing_to_security_hub(fleet, hub, alerts, virtual_time):
+    # Given the state table refuses every Scan
+    dynamodb = handler.client("dynamodb")
+    remove = inject_faults(dynamodb, "Scan", lambda request: json_error(dynamodb, "AccessDeniedException"))
+
+    # When the audit runs, then what changed is unknown, and Security Hub is not called
+    result = run(virtual_time)
+    assert result["changes"] is None and sum(hub.calls.values()) == 0
+    assert result["summary"]["securityHubImported"] == 0 and errors_of(result, "securityHub") == []
+
+    # And once the table answers, the findings are imported
+    remove()
+    assert run(virtual_time)["summary"]["securityHubImported"] == 10 and len(hub.active()) == 10
