@@ -10,8 +10,9 @@ import re
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
-from cert_audit import archive, handler
+from cert_audit import archive, emulator, handler
 from tests.integration.conftest import REGION
 from tests.integration.test_memory import fleet, memory, published_reports, run  # noqa: F401 - fixtures
 from tests.integration.test_memory_faults import errors_of, hang, inject_faults, s3_error
@@ -94,6 +95,28 @@ def test_a_page_that_cannot_be_written_is_an_archive_error_and_costs_nothing_els
     assert report["errors"] == result["errors"]
     email = alerts.published()[0]["Message"]["email"]
     assert "Report page" not in email and result["reportUri"] in email
+
+
+def test_a_malformed_answer_to_the_pages_put_is_an_archive_error(fleet, memory, alerts, virtual_time):
+    # Given S3 (or a proxy before it) answers the page's puts with a body that is not S3's XML
+    s3 = handler.client("s3")
+
+    def garbled(request):
+        if on_the_page(request):
+            headers = {"Content-Type": "text/html"}
+            return AWSResponse(s3.meta.endpoint_url, 502, headers, emulator._Body(b"<html>Bad gateway</html>"))
+        return None
+
+    inject_faults(s3, "PutObject", garbled)
+
+    # When the audit runs
+    result = run(virtual_time)
+
+    # Then botocore's parsing of it is an archive error, and the JSON, CSV and message are as ever
+    [error] = errors_of(result, "archive")
+    assert error["message"].endswith("The HTML report was not archived")
+    assert result["reportUri"] and result["reportHtmlUri"] is None
+    assert len(published_reports(alerts)) == 1
 
 
 def test_a_hanging_page_put_ends_in_time_with_the_json_archived(fleet, memory, alerts, virtual_time):
