@@ -666,8 +666,8 @@ def _findings(report: dict) -> str:
         + '<label>Search<input type="search" id="filter-text" placeholder="certificate ID, status, reason\u2026">'
         "</label>"
         f'{new_filter}<button type="button" id="filter-clear">Clear filters</button>'
-        f'<span class="count"><strong id="shown-count">{len(shown):,}</strong> of {len(shown):,} findings listed '
-        "match</span></div>\n"
+        f'<span class="count"><strong id="shown-count">{len(shown):,}</strong> of the {len(shown):,} findings '
+        "listed match the filters</span></div>\n"
     )
     headers = [
         ("Severity", "num"),
@@ -685,8 +685,9 @@ def _findings(report: dict) -> str:
     # The rest wait in a template (parsed, never laid out) until a filter, a sort or "Show more" wants them.
     later = "".join(_finding_row(finding, region) for finding in shown[PAGE_ROWS:])
     pager = (
-        f'<p class="pager" id="pager"{"" if later else " hidden"}><span id="on-page">{min(len(shown), PAGE_ROWS):,}'
-        f'</span> on the page <button type="button" id="show-more">Show more</button></p>\n'
+        f'<p class="pager" id="pager"{"" if later else " hidden"}>The first <span id="on-page">'
+        f'{min(len(shown), PAGE_ROWS):,}</span> of them are shown. <button type="button" id="show-more">Show more'
+        "</button></p>\n"
     )
     more = ""
     if total > len(shown):
