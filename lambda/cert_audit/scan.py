@@ -2,6 +2,11 @@
 
 CAs are scanned concurrently (bounded), each CA's pages in order. A CA that fails is
 reported with its error code and message; it never stops the other CAs.
+
+A CA's scan can also go on where an earlier invocation stopped (continuation.py): `resume`
+hands over its counts so far and the nextMarker of the page it did not read. Markers are
+opaque and how long they stay valid is not documented, so a resumed CA whose marker IoT
+refuses starts again from its first page with its counts reset (`restarts` counts it).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cert_audit.aws import Iot, PageGuard, certificate_problem, error_of
-from cert_audit.calls import Stopped
+from cert_audit.calls import Stopped, error_code
 from cert_audit.config import AuditConfig
 from cert_audit.findings import age_cutoff, age_finding, ca_findings, finding_for, iso_utc
 from cert_audit.observability import tracer
@@ -42,6 +47,24 @@ class CaScan:
     malformed: int = 0  # certificates with a missing or unparseable field
     malformed_example: dict | None = None
     duration_ms: int = 0
+    # Continuation (issue 12): whether the deadline stopped the listing, the marker of the first
+    # page not read (None: the first page), and how often a refused marker restarted the CA.
+    stopped: bool = False
+    next_marker: str | None = None
+    restarts: int = 0
+
+    def restart(self) -> None:
+        """Forget what the earlier pages counted, for a listing that starts again from page one
+        (the calls' retries and throttles stay: they were made)."""
+        self.certificates_scanned = self.pages = self.malformed = 0
+        self.by_status = Counter()
+        self.findings, self.suppressed = [], []
+        self.malformed_example = None
+        self.restarts += 1
+
+
+# What IoT answers for a marker it does not accept (an unknown or, presumably, an expired one).
+REFUSED_MARKER = "InvalidRequestException"
 
 
 def _usable(scan: CaScan, certificates: list) -> list[dict]:
@@ -87,10 +110,12 @@ def _classify(scan: CaScan, certificates: list[dict], config: AuditConfig, now: 
         )
 
 
-def _read_pages(iot: Iot, scan: CaScan, config: AuditConfig, now: datetime, on_page: OnPage | None) -> None:
+def _read_pages(
+    iot: Iot, scan: CaScan, config: AuditConfig, now: datetime, on_page: OnPage | None, marker: str | None = None
+) -> None:
     guard = PageGuard("ListCertificatesByCA")
-    marker = None
     while True:
+        scan.next_marker = marker  # where a stopped scan goes on
         certificates, marker = iot.certificate_page(scan.ca_certificate_id, config.page_size, marker, scan)
         guard.admit(certificates, "certificateId")
         scan.pages += 1
@@ -103,6 +128,21 @@ def _read_pages(iot: Iot, scan: CaScan, config: AuditConfig, now: datetime, on_p
         guard.follow(marker)
 
 
+def _read_from(
+    iot: Iot, scan: CaScan, config: AuditConfig, now: datetime, on_page: OnPage | None, marker: str | None
+) -> None:
+    """Read the pages from `marker` on; a refused resumed marker restarts the CA from page one."""
+    if marker:
+        pages = scan.pages
+        try:
+            return _read_pages(iot, scan, config, now, on_page, marker)
+        except Exception as error:
+            if scan.pages != pages or error_code(error) != REFUSED_MARKER:
+                raise
+        scan.restart()
+    _read_pages(iot, scan, config, now, on_page)
+
+
 def _failure(scan: CaScan, error: Exception) -> dict:
     if isinstance(error, Stopped):
         return {"code": "ScanIncomplete", "message": f"Stopped after {scan.certificates_scanned} certificates: {error}"}
@@ -110,11 +150,18 @@ def _failure(scan: CaScan, error: Exception) -> dict:
 
 
 def scan_ca(
-    iot: Iot, ca_certificate_id: str, config: AuditConfig, now: datetime, on_page: OnPage | None = None
+    iot: Iot,
+    ca_certificate_id: str,
+    config: AuditConfig,
+    now: datetime,
+    on_page: OnPage | None = None,
+    resume: CaScan | None = None,
 ) -> CaScan:
-    """Describe the CA, read its pages, apply the CA checks. Whatever goes wrong becomes this
-    CA's error; the describe's error is kept only if the listing itself went through."""
-    scan = CaScan(ca_certificate_id)
+    """Describe the CA, read its pages (from `resume`'s nextMarker on, with its counts, when
+    given), apply the CA checks. Whatever goes wrong becomes this CA's error; the describe's
+    error is kept only if the listing itself went through."""
+    scan = resume or CaScan(ca_certificate_id)
+    scan.stopped, scan.error = False, None
     started = time.monotonic()
     with tracer.provider.in_subsegment(f"## scan CA {ca_certificate_id[:12]}") as subsegment:
         subsegment.put_annotation("caCertificateId", ca_certificate_id)
@@ -125,13 +172,14 @@ def scan_ca(
             describe_error = _failure(scan, error)
             describe_error["message"] = f"DescribeCACertificate: {describe_error['message']}"
         try:
-            _read_pages(iot, scan, config, now, on_page)
+            _read_from(iot, scan, config, now, on_page, scan.next_marker)
             if scan.ca:
                 scan.findings += ca_findings(scan.ca, scan.by_status["ACTIVE"], now, config.ca_expiry_warning_days)
         except Exception as error:  # noqa: BLE001 - any failure of one CA must not hide the others
             scan.error = _failure(scan, error)
+            scan.stopped = isinstance(error, Stopped)
         scan.error = scan.error or describe_error
-        scan.duration_ms = round((time.monotonic() - started) * 1000)
+        scan.duration_ms += round((time.monotonic() - started) * 1000)
         subsegment.put_metadata("result", {"certificatesScanned": scan.certificates_scanned, "error": scan.error})
     return scan
 
@@ -142,8 +190,10 @@ def scan_cas(
     config: AuditConfig,
     now: datetime,
     on_page: OnPage | None = None,
+    resume: dict[str, CaScan] | None = None,
 ) -> list[CaScan]:
     """Scan the CAs, at most `config.scan_concurrency` at a time; results in the order given.
+    `resume` holds the CAs an earlier invocation stopped in, by ID (see scan_ca).
 
     A CA still queued when the deadline passes makes no call: it is reported ScanIncomplete.
     Ctrl-C (KeyboardInterrupt) lets every running CA finish its current call, then returns
@@ -153,7 +203,10 @@ def scan_cas(
         return []
     iot = dataclasses.replace(iot, deadline=dataclasses.replace(iot.deadline, interrupted=threading.Event()))
     with ThreadPoolExecutor(max_workers=min(config.scan_concurrency, len(ca_certificate_ids))) as pool:
-        futures = [pool.submit(scan_ca, iot, ca_id, config, now, on_page) for ca_id in ca_certificate_ids]
+        futures = [
+            pool.submit(scan_ca, iot, ca_id, config, now, on_page, (resume or {}).get(ca_id))
+            for ca_id in ca_certificate_ids
+        ]
         try:
             wait(futures)
         except KeyboardInterrupt:
