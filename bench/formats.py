@@ -24,7 +24,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.memory import LAMBDA_MEMORY_MB, _rss_mb, _timed, _vcpu, archive_report_of
+from bench.memory import (
+    LAMBDA_MEMORY_MB,
+    _rss_mb,
+    _timed,
+    _vcpu,
+    archive_report_of,
+    lambda_estimate,
+    memory_room_s,
+)
 from bench.processes import base_env, run_measured
 
 FULL, QUICK = 1_000_000, 50_000
@@ -117,8 +125,9 @@ def run_group(findings: int, log=print) -> dict:
     return {"ocsf": ocsf, "json": report_json}
 
 
-def section(formats: dict | None) -> list[str]:
-    """The formats group's section of RESULTS.md."""
+def section(formats: dict | None, memory: dict | None = None) -> list[str]:
+    """The formats group's section of RESULTS.md (with the memory group's figures, what the OCSF
+    file does to the memory steps' estimate in the function)."""
     if not formats:
         return []
     ocsf, report_json, meta = formats["ocsf"], formats["json"], formats["meta"]
@@ -156,12 +165,34 @@ def section(formats: dict | None) -> list[str]:
         f"of that), about {added:.0f} s in the function at {LAMBDA_MEMORY_MB:,} MB ({vcpu:.2f} vCPU for one "
         "thread), inside the memory steps' reserve (handler.py MEMORY_RESERVE_MS): the memory group's "
         "*archive* step, which runs the whole archive, includes it from its next run on.",
+        *_reserve_note(added, memory),
         f"- **Memory.** The documents are never held: the peak grows by {grown:,.0f} MB "
         f"over the report's own {ocsf['rss_before_mb']:,.0f} MB (a chunk of documents and gzip's buffers). "
         f"/tmp holds the compressed file only: {ocsf['gz_bytes'] / 1e6:,.0f} MB of Lambda's default 512 MB.",
         "",
     ]
     return lines
+
+
+def _reserve_note(added: float, memory: dict | None) -> list[str]:
+    """The memory group's estimate of the memory steps at its main point, with the OCSF file added
+    if its archive step did not include it yet (a step that did says so: ocsf_gz_bytes)."""
+    if not memory:
+        return []
+    point, archive = memory["points"][0], memory["archive"]
+    estimate = lambda_estimate(point, archive)["total"]
+    if "ocsf_gz_bytes" in archive:
+        total, source = estimate, "the memory group's archive step included it"
+    else:
+        total, source = estimate + added, f"the memory group's {estimate:.0f} s, measured before, + {added:.0f} s"
+    room = memory_room_s()
+    verdict = f"within them, with {room - total:.0f} s to spare" if total <= room else "**beyond them**"
+    headroom = "fits" if 1.5 * total <= room else "**no longer fits**: the reserve needs a look"
+    return [
+        f"- **The reserve.** With it, the memory steps at {point['open']:,} open findings and {point['share']:.0%} "
+        f"changed are estimated at **{total:.0f} s** ({source}) of the {room} s they have: {verdict}; half again "
+        f"as headroom ({1.5 * total:.0f} s) {headroom}.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -312,7 +312,7 @@ def write_results(
     lines += before_after(rows, before)
     lines += sizing(rows)
     lines += memory_section(memory)
-    lines += formats_section(formats)
+    lines += formats_section(formats, memory)
     lines += [
         "## How to read this",
         "",

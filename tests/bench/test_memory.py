@@ -177,6 +177,7 @@ def test_memory_group_points_are_exact_and_writes_follow_the_changes():
 
 def test_archive_step_reads_the_whole_report_it_archives():
     # Given the report of a run with 200 findings, 5 of them new and 5 resolved
+    from cert_audit import archive
     from cert_audit.archive import archive_report
 
     report = archive_report_of(200, 5)
@@ -192,8 +193,11 @@ def test_archive_step_reads_the_whole_report_it_archives():
     # When archived with the S3 stub
     archive_report(s3, "bucket", report, NO_DEADLINE)
     # Then the stub read every byte of each object: the whole report and every finding's CSV row
-    (json_key, json_body), (csv_key, csv_body) = s3.bodies.items()
-    assert s3.sizes == {json_key: len(json_body), csv_key: len(csv_body)}
+    # (and the OCSF documents and HTML page the archive writes beside them)
+    assert s3.sizes == {key: len(body) for key, body in s3.bodies.items()}
+    json_key = archive.report_key(report, "json")
+    json_body, csv_body = s3.bodies[json_key], s3.bodies[archive.report_key(report, "csv")]
+    assert len(json.loads(gzip.decompress(s3.bodies[archive.report_key(report, "ocsf.json")]))) == 200
     assert len(json.loads(gzip.decompress(json_body))["findings"]) == 200
     assert len(io.StringIO(gzip.decompress(csv_body).decode()).readlines()) == 201
 
