@@ -153,12 +153,17 @@ def suppression_note(finding: dict) -> str:
     return text[:TEXT_MAX]
 
 
+def _subject_id(finding: dict) -> str:
+    """The certificate's (or CA's) ID; a finding rebuilt from a damaged state record may lack it."""
+    return finding.get("certificateId") or finding.get("caCertificateId") or finding["findingId"]
+
+
 def _title(finding: dict) -> str:
     kind = finding["type"]
     if kind == CERTIFICATE_STATUS:
-        return f"IoT device certificate left {finding.get('status')}: {finding.get('certificateId')}"
+        return f"IoT device certificate left {finding.get('status')}: {_subject_id(finding)}"
     subject = "CA" if kind in CA_FINDING_TYPES else "certificate"
-    return f"{TITLES.get(kind, kind.replace('_', ' ').capitalize())}: {subject} {finding.get('certificateId')}"
+    return f"{TITLES.get(kind, kind.replace('_', ' ').capitalize())}: {subject} {_subject_id(finding)}"
 
 
 def _product_fields(report: dict, finding: dict) -> dict[str, str]:
@@ -175,7 +180,7 @@ def _product_fields(report: dict, finding: dict) -> dict[str, str]:
 
 def _resource(finding: dict, partition: str, region: str, account: str) -> dict:
     kind = "cacert" if finding["type"] in CA_FINDING_TYPES else "cert"
-    arn = finding.get("certificateArn") or f"arn:{partition}:iot:{region}:{account}:{kind}/{finding['certificateId']}"
+    arn = finding.get("certificateArn") or f"arn:{partition}:iot:{region}:{account}:{kind}/{_subject_id(finding)}"
     # Every field the finding has (numbers and dates as text), but the prose and the run's own marks.
     skip = {"reason", "isNew", "suppression", "certificateArn"}
     details = {

@@ -176,3 +176,21 @@ def test_a_report_without_account_or_region_cannot_be_asff(missing):
 def test_updated_at_defaults_to_now_to_the_millisecond():
     [document] = asff.documents(report_of([finding("CERTIFICATE_STATUS")]))
     assert document["UpdatedAt"] > "2026-11-01" and len(document["UpdatedAt"]) == len("2026-11-30T08:01:02.345Z")
+
+
+def test_a_finding_rebuilt_from_a_damaged_record_is_still_a_valid_document():
+    # Given a resolved finding whose stored copy was lost: only the record's own fields are known
+    damaged = {
+        **dict.fromkeys(("certificateId", "certificateArn", "status", "severity", "reason", "creationDate")),
+        "type": "CERTIFICATE_STATUS",
+        "caCertificateId": CA,
+        "findingId": "f" * 32,
+        "firstSeen": "2026-11-01T08:00:00Z",
+        "resolvedAt": "2026-11-30T08:01:00Z",
+    }
+
+    # When written as ASFF, then Security Hub would take it, naming what is known
+    [document] = asff.documents(report_of(resolved=[damaged]))
+    assert asff_problems(document, ACCOUNT, REGION) == []
+    assert document["Resources"][0]["Id"] == f"arn:aws:iot:{REGION}:{ACCOUNT}:cert/{CA}"
+    assert document["Description"] == "CERTIFICATE_STATUS finding"
