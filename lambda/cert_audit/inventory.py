@@ -44,10 +44,11 @@ from typing import NamedTuple
 import boto3
 
 from cert_audit import calls
+from cert_audit.attachments import look_up
 from cert_audit.aws import Iot, MalformedResponse, PageGuard, error_of, make_client
 from cert_audit.calls import Deadline, RateLimiter, Stopped, call, error_code, send_in_batches
 from cert_audit.config import AuditConfig
-from cert_audit.findings import certificate_findings
+from cert_audit.findings import certificate_findings, worst_first
 from cert_audit.observability import logger
 from cert_audit.report import add_error
 from cert_audit.x509 import UNKNOWN, UnreadablePem, parse_pem
@@ -119,6 +120,7 @@ class Inventory:
     forecast: Counter = field(default_factory=Counter)  # "YYYY-MM" -> ACTIVE certificates expiring then
     by_key: Counter = field(default_factory=Counter)  # "RSA-2048" -> ACTIVE certificates
     by_hash: Counter = field(default_factory=Counter)  # "SHA256" -> ACTIVE certificates
+    attachments_looked_up: int = 0
     errors: list[dict] = field(default_factory=list)
     stats: _Stats = field(default_factory=_Stats)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -189,10 +191,24 @@ class Inventory:
     # -- 3. after the scan --------------------------------------------------------------------
 
     def complete(self, scans: list) -> None:
-        """Describe what the budget allows, write the new entries, hand the findings to their CAs."""
+        """Look up what is still attached to flagged certificates (at most half the budget), describe
+        what the rest of it allows, write the new entries, hand the findings to their CAs."""
         if not self.on:
             return
-        new = self._describe_pending()
+        limiter = RateLimiter(self.config.inventory_rate_limit)
+        budget = self._budget(self.config.inventory_time_budget_s)
+        flagged = worst_first([finding for scan in scans for finding in scan.findings])
+        self.attachments_looked_up, failures = look_up(
+            self.iot_client, flagged, self._budget(self.config.inventory_time_budget_s / 2), limiter, self.stats
+        )
+        if failures:
+            error = error_of(failures[0])
+            self._told(
+                error["code"],
+                f"{len(failures)} attachment lookups (ListPrincipalThingsV2, ListAttachedPolicies) failed "
+                f"(first: {error['message']}); those findings say nothing of their attachments",
+            )
+        new = self._describe_pending(budget, limiter)
         self._write({**self.refresh, **new})
         by_ca = {scan.ca_certificate_id: scan for scan in scans}
         for ca_certificate_id, findings in self.findings.items():
@@ -200,8 +216,8 @@ class Inventory:
             if scan is not None:
                 scan.findings += findings
 
-    def _budget(self) -> Deadline:
-        ends = calls.clock() + self.config.inventory_time_budget_s
+    def _budget(self, seconds: float) -> Deadline:
+        ends = calls.clock() + seconds
         outer = self.deadline
         # Each worker may start an attempt just before the deadline: the run's time reserve holds one
         # attempt under way (calls.ATTEMPT_MAX_S), so the describes stop early enough for all of them.
@@ -213,11 +229,9 @@ class Inventory:
             outer.interrupted,
         )
 
-    def _describe_pending(self) -> dict[str, Entry]:
+    def _describe_pending(self, budget: Deadline, limiter: RateLimiter) -> dict[str, Entry]:
         if not self.pending:
             return {}
-        budget = self._budget()
-        limiter = RateLimiter(self.config.inventory_rate_limit)
         new: dict[str, Entry] = {}
         failures: list[Exception] = []
 
@@ -349,6 +363,7 @@ class Inventory:
             "failed": self.failed,
             "unreadablePems": self.unreadable_pems,
             "throttles": self.stats.throttles,
+            "attachmentsLookedUp": self.attachments_looked_up,
             "activeByKey": dict(sorted(self.by_key.items())),
             "activeBySignatureHash": dict(sorted(self.by_hash.items())),
             "activeExpiringByMonth": {month: self.forecast[month] for month in _months(self.now, FORECAST_MONTHS)},
