@@ -58,7 +58,9 @@ def add_run_totals(report: dict) -> None:
     metrics.add_metric(name="MalformedCertificates", unit=MetricUnit.Count, value=summary["malformedCertificates"])
     metrics.add_metric(name="FailedEvents", unit=MetricUnit.Count, value=summary["eventsFailed"])
     add_inventory_metrics(summary.get("inventory"))
-    metrics.add_metric(name="SecurityHubFailedFindings", unit=MetricUnit.Count, value=summary["securityHubFailed"])
+    if summary["securityHubImported"] or summary["securityHubFailed"]:
+        # Only from runs that gave Security Hub something: with it off, the metric (and its cost) never exists.
+        metrics.add_metric(name="SecurityHubFailedFindings", unit=MetricUnit.Count, value=summary["securityHubFailed"])
     changes = report["changes"]
     if changes is None:  # the last run's state could not be read: a gap, not a false zero
         return

@@ -235,7 +235,7 @@ def test_an_existing_finding_suppressed_later_is_set_suppressed_and_back_to_new_
     assert "ended" in hub.finding(next(iter(ids)))["Note"]["Text"]
 
 
-def test_security_hub_off_makes_no_call_and_counts_zero(fleet, memory, alerts, virtual_time):
+def test_security_hub_off_makes_no_call_and_counts_zero(fleet, memory, alerts, virtual_time, capsys):
     # Given SECURITY_HUB unset (the default), and a stand-in that would count any call
     stand_in = SecurityHub(ACCOUNT, REGION)
     stand_in.install(handler.client("securityhub"))
@@ -247,6 +247,8 @@ def test_security_hub_off_makes_no_call_and_counts_zero(fleet, memory, alerts, v
     assert sum(stand_in.calls.values()) == 0
     assert (result["summary"]["securityHubImported"], result["summary"]["securityHubFailed"]) == (0, 0)
     assert not any("lastImported" in record for record in state_records().values())
+    # And no SecurityHubFailedFindings metric exists (nor costs anything)
+    assert ("SecurityHubFailedFindings", SERVICE) not in metric_points(capsys.readouterr().out)
 
 
 def test_turning_security_hub_on_later_imports_the_open_findings_once(
