@@ -271,3 +271,30 @@ def test_the_subject_is_ascii_whatever_the_region_is_called():
     # Given a region name with a character outside ASCII (SNS accepts only ASCII subjects)
     # When the subject is written, Then that character is replaced, not an error
     assert subject(fleet(region="eu-wést-1")) == "IoT certificate audit: 2 findings in 1 of 2 CAs, 1 failed (eu-w?st-1)"
+
+
+def test_a_findings_remediation_follows_its_reason_and_the_inventorys_coverage_is_told():
+    # Given a certificate-check finding with its remediation, and a run whose inventory has described
+    # 1,500 of 2,000 device certificates, the rest in about 2 more runs
+    report = clean()
+    report["findings"] = [
+        {
+            **finding_for(certificate("c", "INACTIVE"), A, FLAGGED),
+            "reason": "Device certificate expires in 3 days.",
+            "remediation": "Rotate it now.",
+        }
+    ]
+    report["summary"].update(findings=1, inventory={"described": 1_500, "total": 2_000, "runsToComplete": 2})
+
+    # When the email is written
+    text = email_text(report)
+
+    # Then the coverage line follows the scan's line, and the remediation ends the reason's line
+    assert (
+        "Scanned 4 device certificates of 1 CA from s to f.\n"
+        "Inventory: 1,500 of 2,000 device certificates described (expiry, key and signature checked); "
+        "complete in about 2 more runs.\n"
+        "\n"
+        "Certificates by CA and status\n"
+    ) in text
+    assert f"\n  Device certificate expires in 3 days. Rotate it now.\n  {CONSOLE}{'c' * 64}\n" in text
