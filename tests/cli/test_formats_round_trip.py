@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cert_audit import formats
+from tests.cli.conftest import tree_env
 from tests.integration.securityhub_stand_in import asff_problems
 from tests.schemas import validate_ocsf, validate_report
 
@@ -34,6 +35,7 @@ def report(tmp_path_factory) -> dict:
         text=True,
         timeout=300,
         cwd=folder,
+        env=tree_env(),  # the tree under test, not an installed copy
     )
     assert process.returncode == 0, process.stderr[-2000:]
     report = json.loads(report_file.read_text())
