@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
+
 from cert_audit.changes import Changes
 from cert_audit.findings import finding_for
-from cert_audit.message import email_text, subject
+from cert_audit.message import email_text, should_notify, subject
 from cert_audit.report import build_report, with_changes
 from cert_audit.scan import CaScan
 
@@ -298,3 +300,34 @@ def test_a_findings_remediation_follows_its_reason_and_the_inventorys_coverage_i
         "Certificates by CA and status\n"
     ) in text
     assert f"\n  Device certificate expires in 3 days. Rotate it now.\n  {CONSOLE}{'c' * 64}\n" in text
+
+
+@pytest.mark.parametrize(
+    "notify_on, changes, findings, expected",
+    [
+        ("changes", {"new": 1, "resolved": 0, "ongoing": 0}, 1, True),
+        ("changes", {"new": 0, "resolved": 2, "ongoing": 0}, 0, True),
+        ("changes", {"new": 0, "resolved": 0, "ongoing": 3}, 3, False),
+        ("changes", None, 3, False),  # the last run's state unreadable: nothing known to have changed
+        ("findings", {"new": 0, "resolved": 0, "ongoing": 3}, 3, True),
+        ("findings", {"new": 0, "resolved": 1, "ongoing": 0}, 0, False),
+        ("always", {"new": 0, "resolved": 0, "ongoing": 0}, 0, True),
+    ],
+    ids=["a new finding", "resolved ones", "nothing changed", "changes unknown", "findings", "no finding", "always"],
+)
+def test_who_hears_of_a_run_depends_on_the_setting(notify_on, changes, findings, expected):
+    # Given a clean scan with these findings and changes since the last run
+    report = clean()
+    report["summary"]["findings"] = findings
+    report["changes"] = changes
+
+    # Then NOTIFY_ON decides whether the run is told
+    assert should_notify(report, notify_on) is expected
+
+
+@pytest.mark.parametrize("notify_on", ["changes", "findings"])
+def test_a_failure_is_told_whatever_the_setting(notify_on):
+    # A failed CA or a run error reaches people even when nothing changed or nothing was found
+    for report in (clean(failed=1), clean(errors=[RUN_ERROR])):
+        report["changes"] = {"new": 0, "resolved": 0, "ongoing": 0}
+        assert should_notify(report, notify_on) is True
