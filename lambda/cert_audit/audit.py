@@ -12,7 +12,7 @@ from cert_audit.findings import finding_id, iso_utc
 from cert_audit.inventory import open_inventory
 from cert_audit.observability import logger
 from cert_audit.report import build_report
-from cert_audit.scan import CaScan, OnPage, scan_cas
+from cert_audit.scan import CaScan, OnPage
 from cert_audit.suppressions import Suppression, apply_suppressions, expired_suppressions
 
 
@@ -92,7 +92,7 @@ def run_audit(
         ca_ids, failed_discovery = discover(iot, config)
     # The certificate inventory (issue 13) watches the listed pages and describes after the scan.
     inventory = open_inventory(client, config, now, deadline)
-    scans = scan_cas(inventory.watching(iot), ca_ids, config, now, on_page)
+    scans = inventory.scan(iot, ca_ids, config, now, on_page)  # AUDIT_SCOPE=account: every certificate
     inventory.complete(scans)
     if failed_discovery:
         scans.insert(0, failed_discovery)

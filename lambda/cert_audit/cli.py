@@ -38,7 +38,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from cert_audit import formats, terminal
+from cert_audit import formats, inventory, terminal
 from cert_audit.audit import run_audit
 from cert_audit.aws import make_clients, publish
 from cert_audit.changes import changes_of, record_of
@@ -84,6 +84,23 @@ ENVIRONMENT_OF = {
     "--max-age-days": "MAX_CERTIFICATE_AGE_DAYS",
     "--ca-expiry-warning-days": "CA_EXPIRY_WARNING_DAYS",
     "--rate-limit": "IOT_RATE_LIMIT",
+    # The certificate inventory and its checks (issue 13).
+    "--scope": "AUDIT_SCOPE",
+    "--inventory-table": "INVENTORY_TABLE_NAME",
+    "--device-expiry-warning-days": "DEVICE_EXPIRY_WARNING_DAYS",
+    "--min-rsa-key-bits": "MIN_RSA_KEY_BITS",
+    "--min-ec-key-bits": "MIN_EC_KEY_BITS",
+    "--weak-signature-hashes": "WEAK_SIGNATURE_HASHES",
+}
+INVENTORY_OPTIONS = {
+    "--scope": "ca (default: the certificates of the CAs) or account: every certificate of the account and "
+    "region (ListCertificates), also those AWS IoT made or registered without a CA",
+    "--inventory-table": "DynamoDB table of the certificate inventory (the stack's InventoryTableName): "
+    "turns on the expiry, key and signature checks, describing what it lacks (iot:DescribeCertificate)",
+    "--device-expiry-warning-days": "flag device certificates that expire within this many days (default: 30)",
+    "--min-rsa-key-bits": "RSA keys under this many bits are WEAK_KEY findings (default: 2048)",
+    "--min-ec-key-bits": "EC keys under this many bits are WEAK_KEY findings (default: 256)",
+    "--weak-signature-hashes": "signature hashes that are WEAK_SIGNATURE findings, comma-separated (default: SHA1,MD5)",
 }
 DISTRIBUTION = "iot-certificate-audit"  # the name pyproject.toml installs the package under
 # AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1.
@@ -170,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="CA certificate ID (64 hex) to audit; repeat or comma-separate for several; '*' or none: every CA",
     )
+    for option, help_text in INVENTORY_OPTIONS.items():
+        scan.add_argument(option, metavar=option[2:].split("-")[-1].upper(), help=help_text)
     scan.add_argument(
         "--rate-limit",
         metavar="N",
@@ -287,6 +306,7 @@ def scan(args: argparse.Namespace) -> int:
     config, suppressions, output, baseline = audit_inputs(args)
     session = open_session(args.profile, args.region)
     iot, _ = make_clients(session, args.endpoint_url)
+    inventory.use_session(session)  # the inventory's table is read with the same profile and region
     check_reachable(session, args.endpoint_url)
     account = account_id(session)
     if baseline:
@@ -625,6 +645,7 @@ def _env_options(args: argparse.Namespace) -> dict[str, str | None]:
         "--max-age-days": args.max_age_days,
         "--ca-expiry-warning-days": args.ca_expiry_warning_days,
         "--rate-limit": args.rate_limit,
+        **{option: getattr(args, option[2:].replace("-", "_")) for option in INVENTORY_OPTIONS},
     }
 
 

@@ -44,6 +44,7 @@ from typing import NamedTuple
 import boto3
 
 from cert_audit import calls
+from cert_audit.account_scan import scan_account
 from cert_audit.attachments import look_up
 from cert_audit.aws import Iot, MalformedResponse, PageGuard, error_of, make_client
 from cert_audit.calls import Deadline, RateLimiter, Stopped, call, error_code, send_in_batches
@@ -51,6 +52,7 @@ from cert_audit.config import AuditConfig
 from cert_audit.findings import certificate_findings, worst_first
 from cert_audit.observability import logger
 from cert_audit.report import add_error
+from cert_audit.scan import scan_cas
 from cert_audit.x509 import UNKNOWN, UnreadablePem, parse_pem
 
 CACHE_RETENTION_DAYS = 90
@@ -153,8 +155,23 @@ class Inventory:
             return iot
         return WatchedIot(iot.client, iot.limiter, iot.deadline, watcher=self.observe)
 
+    def scan(self, iot: Iot, ca_ids: list[str], config: AuditConfig, now: datetime, on_page=None) -> list:
+        """The scan of the configured scope: the CAs' certificates (scan_cas, watched), or with
+        AUDIT_SCOPE=account every certificate of the account (account_scan)."""
+        if config.scope == "account":
+            return scan_account(iot, ca_ids, config, now, self, on_page)
+        return scan_cas(self.watching(iot), ca_ids, config, now, on_page)
+
+    def ca_of(self, certificate: object) -> str | None:
+        """The CA a listed certificate was issued under, as the cache knows it (None: unknown or none)."""
+        certificate_id = certificate.get("certificateId") if isinstance(certificate, dict) else None
+        entry = self.cache.get(certificate_id) if isinstance(certificate_id, str) else None
+        return entry.ca_certificate_id if entry else None
+
     def observe(self, ca_certificate_id: str, certificates: list) -> None:
         """One listed page. Never raises: a problem here must not cost the CA its scan."""
+        if not self.on:
+            return
         try:
             with self.lock:
                 for certificate in certificates:
@@ -384,10 +401,19 @@ class Inventory:
         logger.error("Inventory step failed", extra={"error": {"code": code, "message": message}})
 
 
+_session: list[boto3.Session] = []  # the CLI's (profile and region); the function uses the default
+
+
+def use_session(session: boto3.Session) -> None:
+    """Read the cache with this session's credentials (the CLI's --profile)."""
+    _session[:] = [session]
+    dynamodb_client.cache_clear()
+
+
 @functools.cache
 def dynamodb_client(region: str):
     """The cache's DynamoDB client, made once per container (and region) and reused by warm invocations."""
-    return make_client("dynamodb", boto3.Session(region_name=region))
+    return make_client("dynamodb", _session[0] if _session else boto3.Session(region_name=region))
 
 
 def open_inventory(iot_client, config: AuditConfig, now: datetime, deadline: Deadline, dynamodb=None) -> Inventory:

@@ -23,8 +23,10 @@ TABLE = "inventory"
 @pytest.fixture(autouse=True)
 def fresh_inventory_client():
     """No cached cache client (nor the fault hooks a test put on it) from one test to the next."""
+    inventory._session.clear()
     inventory.dynamodb_client.cache_clear()
     yield
+    inventory._session.clear()
     inventory.dynamodb_client.cache_clear()
 
 
