@@ -10,6 +10,7 @@ from cert_audit.config import ConfigError
 from infra.config import load_stack_config
 
 TOPIC = "AlertingAlertTopicC513ED25"
+FUNCTION = "AuditFunctionD052CD6C"
 PARTS = ["arn:", {"Ref": "AWS::Partition"}, ":securityhub:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
 
 
@@ -24,12 +25,16 @@ def default(synthesized):
 
 
 def _statements(synth) -> dict[str, dict]:
-    policy = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
-    return {statement.get("Sid"): statement for statement in policy}
+    """Every statement of every policy of the stack, by Sid."""
+    return {
+        statement.get("Sid"): statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
 
 
 def _variables(synth) -> dict:
-    return synth.only("AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    return synth.template_json["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
 
 
 def test_security_hub_is_off_by_default_with_no_permission_and_no_alarm(default):

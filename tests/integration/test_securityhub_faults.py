@@ -78,11 +78,13 @@ def test_imports_refused_are_counted_told_and_imported_by_the_next_run(
     # When the audit runs for the first time
     result = run(virtual_time)
 
-    # Then the call was retried only where a retry can help, and every finding is counted and told
-    assert len(tries) == attempts
+    # Then the call was retried only where a retry can help (as often as the attempts or the step's
+    # minute allow), and every finding is counted and told
+    assert len(tries) == 1 if attempts == 1 else 1 < len(tries) <= attempts
     assert (result["summary"]["securityHubImported"], result["summary"]["securityHubFailed"]) == (0, 10)
     [told] = errors_of(result, "securityHub")
-    assert told["code"] == code and "10 of 10 findings were not imported" in told["message"]
+    assert told["code"] == code or f"while retrying {code}" in told["message"]
+    assert "10 of 10 findings were not imported" in told["message"]
     assert metric_points(capsys.readouterr().out)[("SecurityHubFailedFindings", SERVICE)] == 10
     # And the rest of the run did its part: published, recorded (unmarked), announced, archived
     assert published_reports(alerts)[-1]["summary"]["securityHubFailed"] == 10
@@ -134,8 +136,9 @@ def test_failed_findings_refused_every_time_are_counted_and_imported_by_the_next
     result = run(virtual_time)
     run_report.append(result)
 
-    # Then they were tried every time a retry allows, then counted (summary, metric) and told
-    assert hub.calls["BatchImportFindings"] == RETRY_ATTEMPTS
+    # Then they were sent again as often as the attempts and the step's minute allow, then counted
+    # (summary, metric) and told
+    assert 2 < hub.calls["BatchImportFindings"] <= RETRY_ATTEMPTS
     assert (result["summary"]["securityHubImported"], result["summary"]["securityHubFailed"]) == (8, 2)
     [told] = errors_of(result, "securityHub")
     assert told["code"] == "LimitExceeded" and told["message"].startswith("2 of 10 findings were not imported")
