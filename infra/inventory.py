@@ -146,3 +146,54 @@ def _grant(role: iam.IRole, table: dynamodb.Table, stack: Stack) -> None:
             resources=[table.table_arn],
         )
     )
+
+
+def inventory_widgets(namespace: str, service: str, period) -> list:
+    """The dashboard's row for the inventory: the renewal forecast (ACTIVE certificates expiring in
+    this and each of the next 11 months, as bars, from the latest run), the ACTIVE certificates by
+    key and by signature hash (pies), and how much of the fleet the checks cover."""
+    from aws_cdk import aws_cloudwatch as cw
+
+    def metric(name: str, dimensions: dict[str, str], label: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={"service": service, **dimensions},
+            statistic="Maximum",
+            period=period,
+            label=label,
+        )
+
+    def search(dimension: str) -> cw.MathExpression:
+        seconds = int(period.to_seconds())
+        return cw.MathExpression(
+            expression=(
+                f"SEARCH('{{{namespace},service,{dimension}}} MetricName=\"ActiveCertificates\"', 'Maximum', {seconds})"
+            ),
+            label="",
+            period=period,
+        )
+
+    months = ["this month", *(f"+{n} month{'s' if n > 1 else ''}" for n in range(1, 12))]
+    return [
+        cw.GraphWidget(
+            title="Renewal forecast: ACTIVE certificates expiring per month (next 12 months)",
+            left=[metric("ExpiringCertificates", {"MonthsAhead": str(n)}, label) for n, label in enumerate(months)],
+            view=cw.GraphWidgetView.BAR,
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="ACTIVE certificates by key", left=[search("KeyType")], view=cw.GraphWidgetView.PIE, width=4
+        ),
+        cw.GraphWidget(
+            title="ACTIVE certificates by signature hash",
+            left=[search("SignatureHash")],
+            view=cw.GraphWidgetView.PIE,
+            width=4,
+        ),
+        cw.SingleValueWidget(
+            title="Inventory coverage (% of listed certificates described)",
+            metrics=[metric("InventoryCoverage", {}, "Coverage"), metric("InventoryRemaining", {}, "Remaining")],
+            width=4,
+        ),
+    ]

@@ -30,6 +30,7 @@ from cert_audit.config import KNOWN_STATUSES
 from cert_audit.findings import FINDING_TYPES
 from infra import constants
 from infra.config import StackConfig
+from infra.inventory import inventory_widgets
 
 SERVICE_DIMENSION = {"service": constants.SERVICE_NAME}
 CA_SCHEMA = f"{{{constants.METRICS_NAMESPACE},CaCertificateId}}"
@@ -261,6 +262,8 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(title="Completed runs", left=[service_metric("AuditRuns", "Sum", period, "Runs")], width=8),
         )
+        if config.inventory.on:  # the renewal forecast and key/hash counts (issue 13)
+            dashboard.add_widgets(*inventory_widgets(constants.METRICS_NAMESPACE, constants.SERVICE_NAME, period))
         dashboard.add_widgets(
             cw.LogQueryWidget(
                 title="Latest scan of each CA",

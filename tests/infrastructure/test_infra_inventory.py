@@ -3,16 +3,23 @@ environment, the scope, and context refused with the key and what is allowed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App
 
 from cert_audit.config import ConfigError
 from infra.application import build
+from tests.infrastructure.conftest import widget
 
 
 def statements(synth) -> dict[str, dict]:
-    policy = synth.only("AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
-    return {statement.get("Sid"): statement for statement in policy}
+    """The named statements of every IAM policy of the stack (the function's role holds the inventory's)."""
+    return {
+        statement.get("Sid"): statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
 
 
 def variables(synth) -> dict:
@@ -135,3 +142,31 @@ def test_bad_inventory_context_names_each_key_and_what_is_allowed():
     ):
         assert expected in message
     assert app.node.children == []
+
+
+FORECAST = "Renewal forecast: ACTIVE certificates expiring per month (next 12 months)"
+
+
+def test_the_dashboard_graphs_the_renewal_forecast_and_the_keys(defaults):
+    # Given the default deployment's dashboard
+    widgets = defaults.dashboard_widgets()
+    # Then the forecast is twelve bars, one per month ahead, of the metric the engine emits
+    forecast = widget(widgets, FORECAST)["properties"]
+    assert forecast["view"] == "bar"
+    months = [line[3] for line in forecast["metrics"]]
+    assert [line[1] for line in forecast["metrics"]] == ["ExpiringCertificates"] * 12
+    assert months == [str(n) for n in range(12)]
+    assert forecast["metrics"][0][-1]["label"] == "this month"
+    # ... and the ACTIVE certificates by key and by signature hash are pies over whatever values appear
+    for title, dimension in (
+        ("ACTIVE certificates by key", "KeyType"),
+        ("ACTIVE certificates by signature hash", "SignatureHash"),
+    ):
+        properties = widget(widgets, title)["properties"]
+        assert properties["view"] == "pie"
+        assert f'service,{dimension}}} MetricName=\\"ActiveCertificates\\"' in json.dumps(properties["metrics"])
+
+
+def test_no_forecast_without_the_inventory(synthesized):
+    widgets = synthesized({"inventory": "false", "scope": "account"}).dashboard_widgets()
+    assert not [w for w in widgets if w["properties"].get("title") == FORECAST]
