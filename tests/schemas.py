@@ -146,8 +146,7 @@ def check_reports(monkeypatch) -> None:
     for module in (handler, cli):
         wrap(module, "build_message", published)
     wrap(archive, "write_report_json", archived)
-    if hasattr(archive, "ocsf"):  # the archive writes the OCSF documents through cert_audit.ocsf.write_json
-        wrap(ocsf, "write_json", archived_ocsf)
+    wrap(ocsf, "write_json", archived_ocsf)  # the archive writes the OCSF documents through it
     json_format = formats.FORMATS["json"]
 
     def cli_json(report: dict) -> str:
