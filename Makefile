@@ -49,8 +49,28 @@ bench-quick: dev
 # src/cert_audit is lambda/cert_audit; each run starts afresh, as cached verdicts outlive test changes.
 # A subset: make mutation MUTANTS='cert_audit.config*'
 # Fewer tests (faster, a lower bound): make mutation MUTATION_TESTS='tests/unit tests/integration/test_faults.py'
+# With MUTANTS or MUTATION_TESTS the run gets its own copy of pyproject.toml that mutates only the
+# modules MUTANTS names (mutmut otherwise mutates all six before it filters) and runs those tests.
 MUTATION := build/mutation
 MUTATION_TESTS :=
+define MUTATION_PYPROJECT
+import fnmatch, re, sys
+text = open("pyproject.toml").read()
+patterns, tests = sys.argv[1].split(), sys.argv[2].split()
+if patterns:
+    modules = [".".join(p.split(".")[:2]) for p in patterns]
+    text = re.sub(
+        r'^    "src/cert_audit/(\w+)\.py",\n',
+        lambda m: m[0] if any(fnmatch.fnmatch(f"cert_audit.{m[1]}", p) for p in modules) else "",
+        text,
+        flags=re.M,
+    )
+if tests:
+    selection = ", ".join(f'"{t}"' for t in tests)
+    text = re.sub(r"^pytest_add_cli_args_test_selection = .*$$", f"pytest_add_cli_args_test_selection = [{selection}]", text, flags=re.M)
+print(text, end="")
+endef
+export MUTATION_PYPROJECT
 define MUTATION_SCORE
 import json, pathlib
 from mutmut.stats import status_by_exit_code as status
@@ -67,8 +87,10 @@ mutation: dev
 	rm -rf $(MUTATION) && mkdir -p $(MUTATION)/src
 	ln -s ../../../lambda/cert_audit $(MUTATION)/src/cert_audit
 	ln -s ../../tests $(MUTATION)/tests
-	$(if $(MUTATION_TESTS),sed 's|^pytest_add_cli_args_test_selection = .*|pytest_add_cli_args_test_selection = [$(foreach t,$(MUTATION_TESTS),"$(t)",)]|' \
-		pyproject.toml > $(MUTATION)/pyproject.toml,ln -s ../../pyproject.toml $(MUTATION)/pyproject.toml)
+# mutmut runs the tests in $(MUTATION)/mutants: what they read from the repository root is linked there.
+	mkdir -p $(MUTATION)/mutants && ln -s ../../../docs ../../../requirements.txt $(MUTATION)/mutants/
+	$(if $(MUTANTS)$(MUTATION_TESTS),$(BIN)/python -c "$$MUTATION_PYPROJECT" '$(MUTANTS)' '$(MUTATION_TESTS)' \
+		> $(MUTATION)/pyproject.toml,ln -s ../../pyproject.toml $(MUTATION)/pyproject.toml)
 	cd $(MUTATION) && ../../$(BIN)/mutmut run --max-children 2 $(MUTANTS) > mutmut.log 2>&1 \
 		|| { tail -40 mutmut.log; exit 1; }
 	cd $(MUTATION) && ../../$(BIN)/mutmut results && ../../$(BIN)/python -c "$$MUTATION_SCORE"
