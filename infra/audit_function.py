@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -197,12 +196,12 @@ class AuditFunction(Construct):
         add_security_hub(self.role, self.function, config.security_hub)
         # The certificate inventory (issue 13): its table, permissions and environment (None: off).
         self.inventory_table = add_inventory(self, self.role, self.function, config.inventory)
+        # The schedules' target is the state machine (infra/state_machine.py adds it: it needs the function).
         self.rule = events.Rule(
             self,
             "Schedule",
             description="Runs the IoT certificate audit",
             schedule=events.Schedule.expression(config.schedule.expression),
-            targets=[self._target()],
         )
         # The weekly digest: a full audit whose report is published whatever changed, so that with
         # notifyOn=changes an accepted backlog still reaches people once a week.
@@ -213,18 +212,13 @@ class AuditFunction(Construct):
                 "DigestSchedule",
                 description="Runs the IoT certificate audit and publishes the full report (notify: always)",
                 schedule=events.Schedule.expression(config.digest_schedule.expression),
-                targets=[self._target(events.RuleTargetInput.from_object(DIGEST_INPUT))],
             )
 
-    def _target(self, event: events.RuleTargetInput | None = None) -> targets.LambdaFunction:
-        """The function as a rule's target: the same retries, event age and dead-letter queue for every rule."""
-        return targets.LambdaFunction(
-            self.function,
-            event=event,
-            retry_attempts=constants.SCHEDULE_RETRY_ATTEMPTS,
-            max_event_age=constants.SCHEDULE_MAX_EVENT_AGE,
-            dead_letter_queue=self.dead_letter_queue,
-        )
+    @property
+    def schedules(self) -> list[tuple[events.Rule, events.RuleTargetInput | None]]:
+        """Each schedule's rule and the input its target gets (the digest's {"notify": "always"})."""
+        digest = [(self.digest_rule, events.RuleTargetInput.from_object(DIGEST_INPUT))] if self.digest_rule else []
+        return [(self.rule, None), *digest]
 
 
 def _run_lock_table(scope: Construct) -> dynamodb.Table:

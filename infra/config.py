@@ -29,6 +29,7 @@ from cert_audit.config import (
     parse_ca_ids,
     parse_statuses,
 )
+from cert_audit.continuation import MAX_CONTINUATIONS_LIMIT
 from infra.constants import TIMEOUT
 from infra.heartbeat import HeartbeatWindow, heartbeat_window
 from infra.inventory import DEFAULTS as INVENTORY_DEFAULTS
@@ -67,6 +68,9 @@ DEFAULTS: dict[str, object] = {
     "alarmOnNewFindings": False,
     "eventBusName": "default",  # the account's default bus; null or "": no events
     "securityHub": False,  # import the findings into Security Hub (issue 11, infra/securityhub.py)
+    # Invocations a state-machine run may add to its first (issue 12, infra/state_machine.py): each scans
+    # up to 13 minutes, so 20 hold about 20 million certificates at the default rate limit (bench/RESULTS.md).
+    "maxContinuations": 20,
     **INVENTORY_DEFAULTS,  # the certificate inventory and its checks (issue 13, infra/inventory.py)
 }
 KNOWN_KEYS = tuple(DEFAULTS)
@@ -99,6 +103,7 @@ class StackConfig:
     alarm_on_new_findings: bool  # alarm when a run has new CRITICAL or HIGH findings
     event_bus_name: str | None  # None: no events (EVENT_BUS_NAME unset, no PutEvents permission)
     security_hub: bool = False  # SECURITY_HUB=true and its two permissions
+    max_continuations: int = 20  # the state machine's bound on invocations after a run's first
     inventory: InventoryConfig = InventoryConfig()  # the certificate inventory, its checks and the scope
 
     @property
@@ -189,6 +194,17 @@ def _iot_rate_limit(value: object) -> int:
     return int(text)
 
 
+def _max_continuations(value: object) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 0 <= int(text) <= MAX_CONTINUATIONS_LIMIT:
+        raise ConfigError(
+            f"maxContinuations: {value!r} is not allowed; give a whole number from 0 to {MAX_CONTINUATIONS_LIMIT}: "
+            "how many more invocations a run may take after its first (each scans up to 13 minutes; 0 = one "
+            "invocation per run, the rest ScanIncomplete)"
+        )
+    return int(text)
+
+
 def _off(value: object) -> bool:
     return value is None or str(value).strip().lower() in ("", "null")
 
@@ -261,6 +277,7 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         "alarmOnNewFindings": _flag("alarmOnNewFindings"),
         "eventBusName": _event_bus_name,
         "securityHub": _flag("securityHub"),
+        "maxContinuations": _max_continuations,
     }
     for key, parse in parsers.items():
         if key in _OFF_WHEN_NULL:
@@ -311,5 +328,6 @@ def load_stack_config(context: Mapping[str, object]) -> StackConfig:
         alarm_on_new_findings=parsed["alarmOnNewFindings"],
         event_bus_name=parsed["eventBusName"],
         security_hub=parsed["securityHub"],
+        max_continuations=parsed["maxContinuations"],
         inventory=inventory,
     )

@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cert_audit.config import KNOWN_STATUSES
@@ -91,6 +92,7 @@ class Monitoring(Construct):
         log_group: logs.ILogGroup,
         dead_letter_queue: sqs.IQueue,
         topic: sns.ITopic,
+        state_machine: sfn.IStateMachine | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = cw_actions.SnsAction(topic)
@@ -161,6 +163,15 @@ class Monitoring(Construct):
             dead_letter_queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum"),
             "A scheduled invocation could not be delivered or failed twice; its event is in the dead-letter queue",
         )
+        # Issue 12: an execution of the state machine that failed: a task kept failing, and the run was reported
+        # with what it had (its definition sets no execution timeout; an aborted one was stopped by a person).
+        if state_machine:
+            self.failed_executions_alarm = self._above_zero(
+                "FailedExecutionsAlarm",
+                state_machine.metric_failed(period=period, statistic="Sum"),
+                "An audit run (state machine execution) failed: its report, if it got out, has errors[] with source "
+                "stateMachine; see the runbook, 'Failed execution'",
+            )
         # It notifies the topic whose deliveries failed, on purpose: deliveries fail per
         # subscription (an HTTPS endpoint down, a queue or function deleted, a policy that refuses
         # SNS), so the other subscribers still get this alarm; it is also on the dashboard. A second
@@ -173,7 +184,7 @@ class Monitoring(Construct):
             "The alert topic could not deliver a message to at least one subscription (SNS "
             "NumberOfNotificationsFailed): some subscribers missed a report or an alarm",
         )
-        self.dashboard = self._dashboard(config, log_group)
+        self.dashboard = self._dashboard(config, log_group, state_machine)
 
     def _add(self, alarm: cw.Alarm) -> cw.Alarm:
         alarm.add_alarm_action(self._action)
@@ -194,7 +205,9 @@ class Monitoring(Construct):
             )
         )
 
-    def _dashboard(self, config: StackConfig, log_group: logs.ILogGroup) -> cw.Dashboard:
+    def _dashboard(
+        self, config: StackConfig, log_group: logs.ILogGroup, state_machine: sfn.IStateMachine | None = None
+    ) -> cw.Dashboard:
         period = dashboard_period(config)
         per_ca = config.metrics_detail == "ca"  # with `totals`, the engine emits no per-CA metrics
         dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
@@ -262,6 +275,8 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(title="Completed runs", left=[service_metric("AuditRuns", "Sum", period, "Runs")], width=8),
         )
+        if state_machine:
+            dashboard.add_widgets(*_execution_widgets(state_machine, period))
         if config.inventory.on:  # the renewal forecast and key/hash counts (issue 13)
             dashboard.add_widgets(*inventory_widgets(constants.METRICS_NAMESPACE, constants.SERVICE_NAME, period))
         dashboard.add_widgets(
@@ -275,6 +290,32 @@ class Monitoring(Construct):
             )
         )
         return dashboard
+
+
+def _execution_widgets(state_machine: sfn.IStateMachine, period: Duration) -> list[cw.GraphWidget]:
+    """Issue 12: the state machine's executions, the continuations each run took, and a run's length."""
+    return [
+        cw.GraphWidget(
+            title="Audit runs (state machine executions)",
+            left=[
+                state_machine.metric_started(period=period, statistic="Sum", label="Started"),
+                state_machine.metric_succeeded(period=period, statistic="Sum", label="Succeeded"),
+                state_machine.metric_failed(period=period, statistic="Sum", label="Failed"),
+                state_machine.metric_timed_out(period=period, statistic="Sum", label="Timed out"),
+            ],
+            width=8,
+        ),
+        cw.GraphWidget(
+            title="Continuations per run (invocations after the first)",
+            left=[service_metric("Continuations", "Maximum", period, "Continuations")],
+            width=8,
+        ),
+        cw.GraphWidget(
+            title="Run duration, first invocation to report",
+            left=[state_machine.metric_time(period=period, statistic="Maximum", label="Execution time")],
+            width=8,
+        ),
+    ]
 
 
 def _new_severe_findings(period: Duration) -> cw.MathExpression:

@@ -96,6 +96,22 @@ ACKNOWLEDGEMENTS = (
         "This queue is itself the dead-letter queue; nothing consumes it, so there is nothing to redrive "
         "to a further queue. Messages stay 14 days and raise an alarm.",
     ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::<MemoryReportBucket3C9E49C7.Arn>/parts/*]",
+        "audit.role",
+        "A run's parts are named at run time (parts/<auditId>/<invocation>.jsonl.gz, the auditId being the first "
+        "invocation's request ID), so s3:PutObject, s3:GetObject and s3:DeleteObject are granted on the parts/ "
+        "prefix of the stack's own report bucket only: the function reads and deletes nothing else there.",
+    ),
+    Acknowledgement(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "workflow.role",
+        "Resource '*' is for what the state machine's logging and tracing need and accept on no narrower "
+        "resource: the CloudWatch Logs delivery actions (logs:CreateLogDelivery, GetLogDelivery, ... as the "
+        "Step Functions guide requires; statement DeliverTheExecutionLogs) and xray:PutTraceSegments/"
+        "PutTelemetryRecords/GetSampling* (TraceTheExecutions). Invoking, its one other permission, names the "
+        "audit function.",
+    ),
 )
 
 

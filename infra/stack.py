@@ -13,6 +13,7 @@ from infra.config import StackConfig
 from infra.memory import Memory
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
+from infra.state_machine import AuditStateMachine
 
 
 class AuditStack(Stack):
@@ -23,11 +24,23 @@ class AuditStack(Stack):
         self.audit = AuditFunction(
             self, "Audit", config=config, topic=self.alerting.topic, key=self.alerting.key, memory=self.memory
         )
+        # Started by the schedules: it runs the function until the audit is done (issue 12).
+        self.workflow = AuditStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            function=self.audit.function,
+            function_role=self.audit.role,
+            report_bucket=self.memory.report_bucket,
+            dead_letter_queue=self.audit.dead_letter_queue,
+            schedules=self.audit.schedules,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
             function=self.audit.function,
+            state_machine=self.workflow.state_machine,
             log_group=self.audit.log_group,
             dead_letter_queue=self.audit.dead_letter_queue,
             topic=self.alerting.topic,
@@ -36,6 +49,12 @@ class AuditStack(Stack):
             self, "AlertTopicArn", value=self.alerting.topic.topic_arn, description="SNS topic of reports and alarms"
         )
         CfnOutput(self, "FunctionName", value=self.audit.function.function_name, description="Invoke it to audit now")
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.workflow.state_machine.state_machine_arn,
+            description='Start an execution to audit now, as the schedules do: input {} or {"caCertificateIds": [...]}',
+        )
         CfnOutput(
             self,
             "RunLockTableName",

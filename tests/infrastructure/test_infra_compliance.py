@@ -38,6 +38,7 @@ VARIANTS = {
     "no digest, no events": QUIET,
     "no inventory, account scope": {"inventory": "false", "scope": "account"},
     "account scope, inventory": {"scope": "account", "inventoryRateLimit": "10", "weakSignatureHashes": ""},
+    "one invocation a run": {"maxContinuations": "0"},  # the state machine never continues (issue 12)
 }
 
 

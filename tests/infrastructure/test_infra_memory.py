@@ -14,6 +14,7 @@ FUNCTION = "AuditFunctionD052CD6C"
 DLQ = "AuditDeadLetterQueue5CD9B28D"
 RULE = "AuditScheduleE3EE46A1"
 DIGEST_RULE = "AuditDigestScheduleB72CACE8"
+STATE_MACHINE = "WorkflowStateMachine8F1B1C15"
 STATE_TABLE = "MemoryStateTableB8484361"
 REPORT_BUCKET = "MemoryReportBucket3C9E49C7"
 # As `-c key=value` hands them over: a month of reports, a bus of one's own, the alarm on new severe findings.
@@ -104,7 +105,7 @@ def test_report_bucket_is_encrypted_private_tls_only_versioned_and_retained(synt
 
 def test_reports_expire_after_a_year_current_and_noncurrent_versions_alike(synth):
     rules = synth.template_json["Resources"][REPORT_BUCKET]["Properties"]["LifecycleConfiguration"]["Rules"]
-    (expire,) = [rule for rule in rules if "ExpirationInDays" in rule]
+    (expire,) = [rule for rule in rules if "ExpirationInDays" in rule and rule["Prefix"] == "reports/"]
 
     # Then each report under reports/ expires 365 days after it was written, and so does an older version
     assert expire["Prefix"] == "reports/"
@@ -112,13 +113,13 @@ def test_reports_expire_after_a_year_current_and_noncurrent_versions_alike(synth
     assert expire["ExpirationInDays"] == 365
     assert expire["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
     # And the delete markers that expiry leaves in a versioned bucket are removed too
-    (markers,) = [rule for rule in rules if rule.get("ExpiredObjectDeleteMarker")]
+    (markers,) = [rule for rule in rules if rule.get("ExpiredObjectDeleteMarker") and rule["Prefix"] == "reports/"]
     assert (markers["Prefix"], markers["Status"]) == ("reports/", "Enabled")
 
 
 def test_report_retention_comes_from_the_context(configured):
     rules = configured.template_json["Resources"][REPORT_BUCKET]["Properties"]["LifecycleConfiguration"]["Rules"]
-    (expire,) = [rule for rule in rules if "ExpirationInDays" in rule]
+    (expire,) = [rule for rule in rules if "ExpirationInDays" in rule and rule["Prefix"] == "reports/"]
     assert (expire["ExpirationInDays"], expire["NoncurrentVersionExpiration"]) == (30, {"NoncurrentDays": 30})
 
 
@@ -133,8 +134,9 @@ def test_function_may_write_reports_under_reports_only(synth):
         "Effect": "Allow",
         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [REPORT_BUCKET, "Arn"]}, "/reports/*"]]},
     }
+    # (the function's other S3 statement is a state-machine run's parts, under parts/: test_infra_state_machine)
     policy = json.dumps(synth.only("AWS::IAM::Policy"))
-    assert policy.count('"s3:') == 1
+    assert policy.count('"s3:') == 1 + 3
 
 
 def test_digest_rule_runs_weekly_with_notify_always_and_the_schedules_retries(synth):
@@ -142,11 +144,12 @@ def test_digest_rule_runs_weekly_with_notify_always_and_the_schedules_retries(sy
     digest = resources[DIGEST_RULE]["Properties"]
     main = resources[RULE]["Properties"]
 
-    # Then it fires Mondays at 08:00 UTC and hands the function {"notify": "always"}
+    # Then it fires Mondays at 08:00 UTC and starts the state machine (issue 12) with {"notify": "always"},
+    # the request each of the run's invocations gets
     assert digest["ScheduleExpression"] == "cron(0 8 ? * MON *)"
     assert digest["State"] == "ENABLED"
     (target,) = digest["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    assert target["Arn"] == {"Ref": STATE_MACHINE}
     assert json.loads(target["Input"]) == {"notify": "always"}
     # And a digest EventBridge cannot deliver is retried and dead-lettered exactly like a scheduled run
     (main_target,) = main["Targets"]
@@ -159,16 +162,8 @@ def test_digest_rule_runs_weekly_with_notify_always_and_the_schedules_retries(sy
         }
     )
     assert target["DeadLetterConfig"] == main_target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [DLQ, "Arn"]}}
-    # And EventBridge may invoke the function for it
-    synth.template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [FUNCTION, "Arn"]},
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [DIGEST_RULE, "Arn"]},
-        },
-    )
+    # And both start it under the same role
+    assert target["RoleArn"] == main_target["RoleArn"]
 
 
 def test_digest_schedule_comes_from_the_context(configured):
@@ -209,7 +204,7 @@ def test_without_digest_and_events_there_is_one_rule_no_bus_and_no_events_alarm(
     # Then only the audit's own schedule invokes the function
     (rule,) = quiet.resources("AWS::Events::Rule").values()
     assert "Input" not in rule["Properties"]["Targets"][0]
-    quiet.template.resource_count_is("AWS::Lambda::Permission", 1)
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": STATE_MACHINE}
     # And the function is not told of a bus, may not put events, and no alarm waits for failed ones
     variables = _variables(quiet)
     assert "EVENT_BUS_NAME" not in variables

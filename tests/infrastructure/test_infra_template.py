@@ -20,6 +20,8 @@ DLQ = "AuditDeadLetterQueue5CD9B28D"
 LOG_GROUP = "AuditLogGroup4CD660E1"
 FUNCTION = "AuditFunctionD052CD6C"
 RULE = "AuditScheduleE3EE46A1"
+STATE_MACHINE = "WorkflowStateMachine8F1B1C15"
+EVENTS_ROLE = "WorkflowEventsRole94452613"
 RUN_LOCK = "AuditRunLock1335D21E"
 STATE_TABLE = "MemoryStateTableB8484361"
 REPORT_BUCKET = "MemoryReportBucket3C9E49C7"
@@ -41,21 +43,21 @@ def test_stack_has_exactly_these_resources(synth):
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
         "AWS::SNS::TopicPolicy": 1,
-        "AWS::Logs::LogGroup": 1,
-        "AWS::IAM::Role": 1,
-        "AWS::IAM::Policy": 1,
+        "AWS::Logs::LogGroup": 2,  # the function's and the state machine's
+        "AWS::IAM::Role": 3,  # the function's, the state machine's, the schedules' (to start it)
+        "AWS::IAM::Policy": 1,  # the function's (the other two roles' policies are inline)
         "AWS::SQS::Queue": 1,
         "AWS::SQS::QueuePolicy": 1,
         "AWS::Lambda::Function": 1,
         "AWS::Lambda::EventInvokeConfig": 1,
-        "AWS::Lambda::Permission": 2,  # one per rule
+        "AWS::StepFunctions::StateMachine": 1,  # the rules start it; it invokes the function (issue 12)
         "AWS::Events::Rule": 2,  # the audit's schedule and the weekly digest
         "AWS::DynamoDB::Table": 3,  # the run lock, the open findings and the certificate inventory
         "AWS::S3::Bucket": 1,  # the report archive
         "AWS::S3::BucketPolicy": 1,  # its TLS-only statement
-        # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries, failed events
-        # (findings and new severe findings are opt-in)
-        "AWS::CloudWatch::Alarm": 7,
+        # scan errors, function errors, heartbeat, CA expiry, DLQ, topic deliveries, failed events, failed
+        # executions (findings and new severe findings are opt-in)
+        "AWS::CloudWatch::Alarm": 8,
         "AWS::CloudWatch::Dashboard": 1,
     }
 
@@ -151,24 +153,19 @@ def test_asset_ships_the_package_without_caches_or_dev_only_modules(synth):
     assert not [path for path in shipped if "__pycache__" in path or path.endswith(".pyc") or "egg-info" in path]
 
 
-def test_schedule_invokes_the_function_daily_with_retries_and_a_dead_letter_queue(synth):
+def test_schedule_starts_the_state_machine_daily_with_retries_and_a_dead_letter_queue(synth):
     rule = synth.template_json["Resources"][RULE]["Properties"]
     assert rule["ScheduleExpression"] == "rate(1 day)"
     assert rule["State"] == "ENABLED"
     (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    # Issue 12: the state machine, which invokes the function until the run is done
+    assert target["Arn"] == {"Ref": STATE_MACHINE}
+    assert target["RoleArn"] == {"Fn::GetAtt": [EVENTS_ROLE, "Arn"]}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [DLQ, "Arn"]}}
     assert "Input" not in target  # the scheduled event audits the configured CAs
-    synth.template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [FUNCTION, "Arn"]},
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [RULE, "Arn"]},
-        },
-    )
+    # And EventBridge no longer invokes the function itself
+    synth.template.resource_count_is("AWS::Lambda::Permission", 0)
 
 
 def test_failed_async_invocations_go_to_the_same_dead_letter_queue(synth):
@@ -413,6 +410,13 @@ def test_role_has_exactly_the_least_privilege_statements(synth, cacert_arn):
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [INVENTORY_TABLE, "Arn"]},
         },
+        {
+            # a state-machine run's parts (issue 12): its findings between invocations, under parts/ only
+            "Sid": "KeepTheRunsParts",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [REPORT_BUCKET, "Arn"]}, "/parts/*"]]},
+        },
     ]
     actions = [
         action
@@ -500,7 +504,7 @@ def test_dashboard_shows_findings_certificates_errors_duration_runs_alarms_and_l
 
     # And every alarm's state is on it
     (alarms,) = [widget for widget in widgets if widget["type"] == "alarm"]
-    assert len(alarms["properties"]["alarms"]) == 7
+    assert len(alarms["properties"]["alarms"]) == 8
 
     # And the latest "CA scanned" line of each CA, from the function's log group
     (logs,) = [widget for widget in widgets if widget["type"] == "log"]

@@ -98,8 +98,9 @@ def test_findings_alarm_when_asked_for(synth):
     assert findings["TreatMissingData"] == "notBreaching"
     assert findings["AlarmActions"] == [{"Ref": TOPIC}]
     (alarms,) = [widget for widget in synth.dashboard_widgets() if widget["type"] == "alarm"]
-    # no CA expiry alarm with totals; the findings alarm added, and the failed-events alarm (events on by default)
-    assert len(alarms["properties"]["alarms"]) == 7
+    # no CA expiry alarm with totals; the findings alarm added, the failed-events alarm (events on by default)
+    # and the failed-executions alarm
+    assert len(alarms["properties"]["alarms"]) == 8
 
 
 def test_dashboard_with_totals_only_has_no_per_ca_graphs_and_links_the_runbook(synth):
