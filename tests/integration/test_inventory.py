@@ -227,3 +227,39 @@ def test_suppressions_by_type_and_certificate_and_the_memory_take_the_new_types(
     # ... the others (weak key, expired, the REVOKED status) are new once, then still open
     assert first["changes"]["new"] == first["summary"]["findings"] == 3
     assert (second["changes"]["new"], second["changes"]["resolved"], second["changes"]["ongoing"]) == (0, 0, 3)
+
+
+def test_the_renewal_forecast_and_key_counts_are_metrics(mixed, alerts, context, capsys):
+    # Given one ACTIVE certificate expiring in 10 days among the mixed fleet
+    expires = NOW + timedelta(days=10)
+    ahead = (expires.year * 12 + expires.month) - (NOW.year * 12 + NOW.month)
+
+    # When the audit runs
+    result = handler.lambda_handler({}, context)
+
+    # Then the forecast has it in its month (and nothing else within 12 months), and the keys are counted
+    points = metric_points(capsys.readouterr().out)
+    forecast = {
+        int(dict(dims)["MonthsAhead"]): value
+        for (name, dims), value in points.items()
+        if name == "ExpiringCertificates"
+    }
+    assert forecast == {n: (1 if n == ahead else 0) for n in range(12)}
+    by_key = {
+        dict(dims)["KeyType"]: v
+        for (name, dims), v in points.items()
+        if name == "ActiveCertificates" and "KeyType" in dict(dims)
+    }
+    assert by_key == {"EC-256": 3, "RSA-1024": 1, "RSA-2048": 1}
+    assert sum(result["summary"]["inventory"]["activeExpiringByMonth"].values()) == 1
+
+
+def test_the_coverage_line_says_how_many_runs_remain():
+    base = {"described": 412_000, "total": 1_000_000}
+    assert inventory.coverage_line({**base, "runsToComplete": 3}) == (
+        "Inventory: 412,000 of 1,000,000 device certificates described (expiry, key and signature checked); "
+        "complete in about 3 more runs."
+    )
+    assert inventory.coverage_line({**base, "runsToComplete": 1}).endswith("about 1 more run.")
+    assert "none could be described this run" in inventory.coverage_line({**base, "runsToComplete": None})
+    assert inventory.coverage_line({"described": 5, "total": 5, "runsToComplete": 0}).endswith("checked).")
