@@ -88,8 +88,9 @@ def with_one_more(fitted: dict, name: str) -> dict | None:
 # report leaves at most 28 bytes unused before a CA).
 UNUSED = {name: SLACK for name in LISTS} | {"cas": SLACK + 16}
 SIZE = published(WHOLE)
-# Limits where something must go: from a message with hardly any room for an item to one 1 KiB short.
-LIMITS = range(SIZE - 20_000, SIZE - 1_000, 487)
+# Limits where something that alerts must go: from a message with room for 2 or 3 items of each list
+# to one with room for all but 2 findings.
+LIMITS = range(SIZE - 28_000, SIZE - 6_000, 251)
 
 
 @pytest.mark.parametrize("limit", LIMITS)
@@ -178,3 +179,26 @@ def test_the_message_is_the_json_report_and_the_email_in_compact_json():
     # And both are compact JSON, without a space after a separator: every byte counts against 256 KiB
     assert message == json.dumps(body, separators=(",", ":"))
     assert body["default"] == json.dumps(WHOLE, separators=(",", ":"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="message.py (issue 9 mutation run, reported): the e-mail's 'Resolved since the last run' and "
+    "'Expired suppressions' headings are not reckoned once their lists are whole (the cut's skeleton then has "
+    "neither items nor a left-out count), so near the limit the measured message is over it and the fallback "
+    "cuts one item of every list, a suppressed finding listed while alerting ones are left out",
+)
+def test_near_the_limit_nothing_that_fits_is_lost_and_suppressed_findings_still_give_way():
+    # When the report is fitted to limits from 4 KiB below its size to its size
+    for limit in range(SIZE - 4_000, SIZE + 1, 50):
+        fitted = fit_report(WHOLE, limit)
+
+        # Then suppressed findings are listed only when nothing that alerts was left out
+        if any(fitted[LISTS[name]] for name in ALERTING):
+            assert fitted["suppressedFindings"] == [], limit
+    # And a report is sent whole at a limit of its own size
+    assert fit_report(WHOLE, SIZE) == {
+        **WHOLE,
+        "findings": in_keeping_order("findings"),
+        **dict.fromkeys((LISTS[name] for name in ALERTING), 0),
+    }
