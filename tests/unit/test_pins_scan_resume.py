@@ -6,6 +6,7 @@ refuses on resumption.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -148,3 +149,33 @@ def test_a_resumed_scan_is_described_and_checked_again():
     scan = scan_ca(Iot(client), CA, config(), NOW, resume=earlier)
     [ca_finding] = [f for f in scan.findings if f["type"] != "CERTIFICATE_STATUS"]
     assert ca_finding["activeDeviceCertificates"] == 3
+
+
+def test_a_resumed_ca_is_checked_for_age_and_reports_its_progress_as_before():
+    # Given a CA stopped after its first page, whose next page has an ACTIVE certificate from 2000
+    earlier, _ = stopped_after_first_page()
+    client = FakeIot([[cert(3, created=datetime(2000, 1, 1, tzinfo=UTC))]], markers=[None])
+    seen = []
+
+    # When it is resumed with a one-year age limit and a progress callback
+    scan = run(
+        client,
+        config(max_certificate_age_days=365),
+        resume=earlier,
+        on_page=lambda s: seen.append((s.pages, s.certificates_scanned)),
+    )
+
+    # Then the old certificate of the resumed page is a finding, and the callback saw that page
+    assert [(f["type"], f["certificateId"]) for f in scan.findings if f["type"] != "CERTIFICATE_STATUS"] == [
+        ("DEVICE_CERTIFICATE_AGE", f"{3:064x}")
+    ]
+    assert seen == [(2, 3)]
+
+
+def test_each_restart_of_a_ca_is_counted():
+    # Given a CA already restarted once in an earlier invocation, stopped again, whose marker is refused again
+    earlier = CaScan(CA, pages=1, certificates_scanned=1, next_marker="m1", stopped=True, restarts=1)
+    client = FakeIot([REFUSED, [cert(1)]], markers=[None, None])
+
+    # When it is resumed, Then it has been restarted twice
+    assert run(client, resume=earlier).restarts == 2
