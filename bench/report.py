@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -9,6 +10,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.continuation import section as continuation_section
 from bench.formats import section as formats_section
 from bench.memory import section as memory_section
 from bench.processes import AWSCLI_REQUIREMENT, REPO_ROOT
@@ -21,6 +23,9 @@ from bench.targets import DEFAULT_RATE_LIMIT, Verdict
 DEFAULT_QUOTA_TPS = 10
 LAMBDA_MAX_S = 15 * 60
 TIME_RESERVE_S = 60  # the engine stops requesting pages this long before its timeout (handler.py)
+# Issue 12: an invocation of the state machine that may hand over scans until this long before its timeout
+# (handler.CONTINUE_RESERVE_MS), and a run takes at most 1 + maxContinuations invocations (cdk.json).
+CONTINUE_RESERVE_S = 120
 LAMBDA_FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB; CPU scales with memory below it
 LAMBDA_MEMORY_STEPS_MB = (256, 512, 1024, 1769, 2048, 3008)
 
@@ -133,6 +138,30 @@ def share_section(rows: list[Row]) -> list[str]:
     return [*lines, ""]
 
 
+def _past_one_invocation(per_invocation: float, rate: float) -> list[str]:
+    """Issue 12: what the state machine scans per run and per day at the default rate limit."""
+    continuations = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]["maxContinuations"]
+    per_continuation = (LAMBDA_MAX_S - CONTINUE_RESERVE_S) * rate
+    per_run = (1 + continuations) * per_continuation
+    per_day = 24 * 3600 * rate
+    return [
+        f"- **Past that size (issue 12).** A fleet beyond ~{per_invocation / 1e6:.2f}M certificates at the default "
+        "limit is scanned by the state machine the schedule starts: each invocation that may hand over scans until "
+        f"{CONTINUE_RESERVE_S} s before its end, about {per_continuation / 1e6:.2f}M certificates "
+        f"({LAMBDA_MAX_S - CONTINUE_RESERVE_S} s × {rate:,.0f} certificates/s), and hands a checkpoint (CAs left, "
+        "each CA in progress with its nextMarker and counts) to the next, the findings going to the report bucket "
+        "as parts (*Continuation* below: what a hand-over and the final merge cost). **One scheduled run** audits "
+        f"up to 1 + maxContinuations ({continuations}, the default) invocations' worth: about "
+        f"**{per_run / 1e6:.0f} million certificates** in {(1 + continuations) * LAMBDA_MAX_S / 3600:.1f} hours; "
+        "past that the rest is `ScanIncomplete` (raise maxContinuations). **Per day** the rate limit is the bound "
+        f"whatever the number of runs: {rate:,.0f} certificates/s × 86,400 s ≈ **{per_day / 1e6:.0f} million** at "
+        f"IOT_RATE_LIMIT={DEFAULT_RATE_LIMIT} (twice that with the whole default quota, IOT_RATE_LIMIT=10), "
+        "reached by one run with maxContinuations ≈ "
+        f"{math.ceil(per_day / per_continuation) - 1} on a daily schedule. A resumed CA whose marker IoT refuses "
+        "starts again from its first page (its counts reset, so the result stays exact; `restarts` in the report).",
+    ]
+
+
 def sizing(rows: list[Row]) -> list[str]:
     """Certificates per invocation, memory setting, and what happens past that size."""
     largest = max(
@@ -195,18 +224,7 @@ def sizing(rows: list[Row]) -> list[str]:
         f"{memory_for_quota:,.0f} MB of CPU share; twice the measured peak is {memory_for_rss:,.0f} MB. "
         f"**Use {memory} MB** (the next Lambda size above both); a run with more than the "
         f"{max_findings:,} findings measured here needs it re-measured (about {per_finding_kb:.1f} KB each).",
-        f"- **Past that size.** A fleet beyond ~{per_invocation / 1e6:.2f}M certificates at the default limit "
-        "(or a busier quota) "
-        "cannot be scanned in one invocation; today the engine then reports the unfinished CAs as "
-        "`ScanIncomplete`. The design for continuing (a later step): each invocation returns a checkpoint "
-        "`{caCertificateIds still to scan, the CA in progress, its last nextMarker, counts so far}`; a Step "
-        "Functions state machine loops the function with that checkpoint as the next input until no CA is "
-        "left (no extra store needed, state stays well under the 256 KB payload limit as long as findings go "
-        "to S3 or are counted, not carried). Markers are opaque and how long they stay valid is not documented, "
-        "so a resumed CA whose marker "
-        "is refused restarts from its first page, and counts are per CA so that restart is exact. "
-        "Alternatively one invocation per CA (Map state, concurrency bounded so the CAs together stay under "
-        "the quota) when no single CA exceeds the per-invocation size.",
+        *_past_one_invocation(per_invocation, min(limit_rate, cpu_rate * vcpu)),
         "",
     ]
 
@@ -313,6 +331,7 @@ def write_results(
     lines += sizing(rows)
     lines += memory_section(memory)
     lines += formats_section(formats, memory)
+    lines += continuation_section()
     lines += [
         "## How to read this",
         "",
