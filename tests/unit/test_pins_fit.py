@@ -202,3 +202,12 @@ def test_near_the_limit_nothing_that_fits_is_lost_and_suppressed_findings_still_
         "findings": in_keeping_order("findings"),
         **dict.fromkeys((LISTS[name] for name in ALERTING), 0),
     }
+
+
+def test_with_some_bytes_to_spare_a_report_is_sent_whole():
+    # Given limits from 100 bytes to 1 KiB above the report's size
+    for limit in range(SIZE + 100, SIZE + 1_025, 25):
+        # When it is fitted, Then nothing is left out
+        fitted = fit_report(WHOLE, limit)
+        assert [fitted[LISTS[name]] for name in ALERTING] == [0] * len(ALERTING), limit
+        assert fitted["suppressedFindings"] == WHOLE["suppressedFindings"], limit
