@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from cert_audit import message
 from cert_audit.message import build_message, email_text, fit_report
 from tests.unit.test_message_budget import SLACK, fleet, published
 
@@ -211,3 +212,16 @@ def test_with_some_bytes_to_spare_a_report_is_sent_whole():
         fitted = fit_report(WHOLE, limit)
         assert [fitted[LISTS[name]] for name in ALERTING] == [0] * len(ALERTING), limit
         assert fitted["suppressedFindings"] == WHOLE["suppressedFindings"], limit
+
+
+def test_the_limit_holds_even_if_an_items_cost_is_misjudged(monkeypatch):
+    # Given every item looking a quarter of its size (a rendering change the costs missed)
+    real = message._escaped_size
+    monkeypatch.setattr(message, "_escaped_size", lambda text: real(text) // 4)
+
+    for limit in (SIZE - 20_000, SIZE - 10_000):
+        # When the report is fitted, Then the message measured is still within the limit,
+        # cut in proportion rather than emptied
+        fitted = fit_report(WHOLE, limit)
+        assert limit // 2 < published(fitted) <= limit
+        assert all(fitted[name] for name in ("cas", "errors", "findings", "resolvedFindings")), limit
