@@ -26,6 +26,7 @@ earlier pass are left out of the merge by their restart count, so the totals sta
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import io
 import json
@@ -56,6 +57,10 @@ MAX_CONTINUATIONS_LIMIT = 1000
 CHUNK = 1000
 # The position of the pseudo-CA '*' that carries a discovery error: first, as run_audit puts it.
 DISCOVERY_POSITION = -1
+# A checkpoint larger than this (an account of thousands of CAs not started yet: 67 bytes each) goes
+# to the bucket beside the parts, and the state machine carries only its key: its payloads are
+# limited to 256 KiB, the request and the rest of the state included.
+CHECKPOINT_INLINE_MAX = 200 * 1024
 
 
 @dataclass
@@ -109,11 +114,19 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """A checkpoint too large for the state machine, kept in the bucket under `key`."""
+
+    audit_id: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Envelope:
     """What the state machine hands the function."""
 
     request: dict
-    checkpoint: Checkpoint | None
+    checkpoint: Checkpoint | Stored | None
     max_continuations: int
     failure: dict | None = None  # set by the state that ends a run whose task kept failing
 
@@ -131,8 +144,68 @@ def envelope_of(event: object) -> Envelope | None:
             f"event.maxContinuations: {limit!r} is not allowed; the state machine passes a whole number from 0 to "
             f"{MAX_CONTINUATIONS_LIMIT}"
         )
-    checkpoint = None if event["checkpoint"] is None else Checkpoint.from_json(event["checkpoint"])
+    checkpoint = _checkpoint_of(event["checkpoint"])
     return Envelope(request, checkpoint, limit, failure if isinstance(failure, dict) else None)
+
+
+def _checkpoint_of(data: object) -> Checkpoint | Stored | None:
+    if data is None:
+        return None
+    if isinstance(data, dict) and "stored" in data:
+        audit_id, key = data.get("auditId"), data["stored"]
+        if isinstance(audit_id, str) and isinstance(key, str) and key.startswith(f"{PARTS_PREFIX}/{audit_id}/"):
+            return Stored(audit_id, key)
+        raise ConfigError(f"event.checkpoint: {data!r} is not a stored checkpoint this function wrote")
+    return Checkpoint.from_json(data)
+
+
+def checkpoint_key(audit_id: str, invocation: int) -> str:
+    return f"{PARTS_PREFIX}/{audit_id}/checkpoint-{invocation:05d}.json"
+
+
+def checkpoint_payload(run: Run, checkpoint: Checkpoint) -> dict:
+    """The checkpoint as the next task gets it: inline, or, past CHECKPOINT_INLINE_MAX, its key in
+    the bucket (raises PartError when it cannot be written: the task fails and is retried)."""
+    data = checkpoint.to_json()
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text.encode()) <= CHECKPOINT_INLINE_MAX:
+        return data
+    key = checkpoint_key(checkpoint.audit_id, checkpoint.invocations)
+    try:
+        call(
+            run.s3().put_object,
+            run.part_deadline,
+            Bucket=run.bucket,
+            Key=key,
+            Body=text.encode(),
+            ContentType="application/json",
+        )
+    except Exception as problem:
+        error = error_of(problem)
+        raise PartError(
+            f"Checkpoint s3://{run.bucket}/{key} not written: {error['code']}: {error['message']}"
+        ) from problem
+    return {"version": CHECKPOINT_VERSION, "auditId": checkpoint.audit_id, "stored": key}
+
+
+def resolved(run: Run, envelope: Envelope) -> Envelope:
+    """The envelope with a stored checkpoint read back from the bucket (raises PartError)."""
+    if not isinstance(envelope.checkpoint, Stored):
+        return envelope
+    key = envelope.checkpoint.key
+
+    def get(**request):
+        answer = run.s3().get_object(**request)
+        return {"data": json.loads(answer["Body"].read())}
+
+    try:
+        data = call(get, run.part_deadline, Bucket=run.bucket, Key=key)["data"]
+    except Exception as problem:
+        error = error_of(problem)
+        raise PartError(
+            f"Checkpoint s3://{run.bucket}/{key} not read: {error['code']}: {error['message']}"
+        ) from problem
+    return dataclasses.replace(envelope, checkpoint=Checkpoint.from_json(data))
 
 
 # The counts a CA's scan carries from one invocation to the next (CaScan attribute: JSON name).
@@ -499,7 +572,7 @@ def _parse_part(body: IO[bytes]) -> tuple[list[Done], dict[tuple[str, int, int],
 def delete_parts(s3, bucket: str, audit_id: str, invocations: int, deadline: Deadline) -> None:
     """Remove the run's parts once its report is out; a failure is only logged: the bucket's
     lifecycle rule expires them a day later anyway."""
-    keys = [{"Key": part_key(audit_id, n)} for n in range(1, invocations + 1)]
+    keys = [{"Key": key(audit_id, n)} for n in range(1, invocations + 1) for key in (part_key, checkpoint_key)]
     if not keys:
         return
     try:

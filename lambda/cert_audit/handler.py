@@ -252,6 +252,7 @@ def continued(envelope: continuation.Envelope, config: AuditConfig, context: Lam
         room_to_finish=lambda: context.get_remaining_time_in_millis() > TIME_RESERVE_MS + memory_ms,
     )
     # The lock stays held when this invocation fails: the state machine's retry takes it over.
+    envelope = continuation.resolved(run_state, envelope)
     step = continuation.advance(run_state, envelope, requested, audit_id)
     if step.checkpoint:
         logger.info(
@@ -263,7 +264,11 @@ def continued(envelope: continuation.Envelope, config: AuditConfig, context: Lam
                 "casInProgress": len(step.checkpoint.in_progress),
             },
         )
-        return {"request": request, "checkpoint": step.checkpoint.to_json(), "outcome": None}
+        return {
+            "request": request,
+            "checkpoint": continuation.checkpoint_payload(run_state, step.checkpoint),
+            "outcome": None,
+        }
     report = conclude(step.report, config, memory, notify_on, context, config.all_cas and requested is None)
     continuations = report["summary"]["continuations"]
     if continuations:

@@ -91,6 +91,10 @@ def test_only_the_state_machine_envelope_is_one():
         ({"request": {}, "checkpoint": None, "maxContinuations": 1001}, "from 0 to 1000"),
         ({"request": {}, "checkpoint": {"version": 1}, "maxContinuations": 1}, "event.checkpoint: not a checkpoint"),
         ({"request": {}, "checkpoint": {"version": 2}, "maxContinuations": 1}, "version 2, expected 1"),
+        (
+            {"request": {}, "checkpoint": {"auditId": "a", "stored": "reports/a/x"}, "maxContinuations": 1},
+            "not a stored checkpoint",
+        ),
     ],
 )
 def test_a_bad_envelope_is_refused_naming_the_problem(event, expected):
