@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from cert_audit import continuation, handler
 from cert_audit.emulator import inject_faults, seed_ca, seed_certificates
@@ -305,12 +306,26 @@ def test_a_part_refused_once_is_written_by_the_retried_task_and_nothing_is_lost(
     assert parts_left() == []
 
 
-@pytest.mark.parametrize("fault", ["AccessDenied", "SlowDown"])
+def hang(virtual_time):
+    """An S3 request that hangs until its read timeout (15 s), then fails as botocore reports it."""
+
+    def fault(request):
+        virtual_time.advance(15, None)
+        return ReadTimeoutError(endpoint_url=request.url)
+
+    return fault
+
+
+@pytest.mark.parametrize("fault", ["AccessDenied", "SlowDown", hang])
 def test_parts_that_cannot_be_written_end_the_run_reported_with_what_it_has(
-    pair, reference, machine, pages, alerts, fault
+    pair, reference, machine, pages, alerts, virtual_time, fault
 ):
-    # Given S3 refuses (or keeps throttling) every write of the second part
-    s3_faults("PutObject", lambda request: fault if "/00002." in request.url else None)
+    # Given S3 refuses (or keeps throttling, or hangs on) every write of the second part
+    answer = fault(virtual_time) if callable(fault) else fault
+    s3_faults(
+        "PutObject",
+        lambda request: (answer(request) if callable(answer) else answer) if "/00002." in request.url else None,
+    )
     published = len(alerts.published())
 
     # When the state machine runs
