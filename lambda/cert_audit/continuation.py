@@ -318,9 +318,7 @@ def advance(run: Run, envelope: Envelope, requested: tuple[str, ...] | None, aud
     finishing = envelope.failure is not None
     checkpoint = envelope.checkpoint
     last = (
-        finishing
-        or run.bucket is None
-        or (checkpoint is not None and checkpoint.invocations >= envelope.max_continuations)
+        finishing or run.bucket is None or (checkpoint.invocations if checkpoint else 0) >= envelope.max_continuations
     )
     iot = Iot(run.iot_client, RateLimiter(config.iot_rate_limit), run.scan_deadline(last))
     done: list[Done] = []
