@@ -5,7 +5,7 @@ Context (cdk.json or -c key=value), each validated by the engine's own parser, s
 exactly what the function would refuse at run time:
 - `inventory` (true): the cache table and the certificate checks; false: neither, and no permission.
 - `inventoryRateLimit` (5 DescribeCertificate calls a second, half its default quota),
-  `inventoryTimeBudgetSeconds` (300 s a run, after the scan).
+  `inventoryTimeBudgetSeconds` (300 s a run from the scan's start, beside it).
 - `deviceExpiryWarningDays` (30), `minRsaKeyBits` (2048), `minEcKeyBits` (256),
   `weakSignatureHashes` (SHA1, MD5): what the checks call expiring and weak.
 - `scope`: `ca` (the registered CAs' certificates) or `account` (every certificate, ListCertificates).

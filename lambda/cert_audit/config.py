@@ -40,8 +40,8 @@ IOT_RATE_LIMIT_MAX = 100
 # The inventory (issue 13): DescribeCertificate has its own quota (L-FC864907, 10 requests/s by
 # default); half of it, as for the listing, leaves the rest to operators and provisioning.
 DEFAULT_INVENTORY_RATE_LIMIT = 5
-# Seconds a run may spend describing certificates after its scan (never the scan's time: the
-# inventory starts when the scan is done). 300 s at 5/s is 1,500 certificates a run.
+# Seconds a run (each invocation of a continued run) may spend describing certificates, from the
+# scan's start, beside it: 300 s at 5/s is 1,500 certificates.
 DEFAULT_INVENTORY_TIME_BUDGET_S = 300
 INVENTORY_TIME_BUDGET_MAX_S = 840  # the function's 15 minutes less the 60 s time reserve
 SCOPE_CHOICES = ("ca", "account")

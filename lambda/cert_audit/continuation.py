@@ -44,8 +44,9 @@ from cert_audit.aws import Iot, MalformedResponse, error_of
 from cert_audit.calls import Deadline, RateLimiter, call
 from cert_audit.config import ConfigError
 from cert_audit.findings import iso_utc
+from cert_audit.inventory import open_inventory
 from cert_audit.observability import logger
-from cert_audit.scan import CaScan, scan_cas
+from cert_audit.scan import CaScan
 from cert_audit.suppressions import Suppression
 
 PARTS_PREFIX = "parts"
@@ -327,6 +328,16 @@ def advance(run: Run, envelope: Envelope, requested: tuple[str, ...] | None, aud
     if finishing:
         checkpoint.errors.append(_failure_error(envelope.failure))
     resume = {scan.ca_certificate_id: scan for scan in checkpoint.in_progress}
+    # The certificate inventory (issue 13): watches this invocation's pages, describes after them,
+    # keeps the run's coverage between invocations under its auditId.
+    inventory = open_inventory(
+        run.iot_client,
+        config,
+        checkpoint.now,
+        run.scan_deadline(last),
+        run_id=checkpoint.audit_id,
+        write_deadline=run.part_deadline,
+    )
     positions = {
         **checkpoint.positions,
         **{ca_id: checkpoint.next_position + i for i, ca_id in enumerate(checkpoint.left)},
@@ -335,8 +346,11 @@ def advance(run: Run, envelope: Envelope, requested: tuple[str, ...] | None, aud
     scans = (
         [_unstarted(resume.get(ca_id), ca_id) for ca_id in batch]
         if finishing
-        else scan_cas(iot, batch, config, checkpoint.now, resume=resume)
+        else inventory.scan(iot, batch, config, checkpoint.now, resume=resume)
     )
+    if not finishing:
+        inventory.complete(scans)
+    checkpoint.errors += inventory.run_errors()
     left, in_progress = _sort_out(scans, resume, last, batch)
     for scan in scans:
         judge(scan, run.account_id, region, run.suppressions, checkpoint.now)
@@ -344,7 +358,8 @@ def advance(run: Run, envelope: Envelope, requested: tuple[str, ...] | None, aud
     for item in done:
         log_scan(item.scan)
     if not left and not in_progress and (last or run.room_to_finish()):
-        return Step(report=_report(run, checkpoint, done, region, read_parts=not finishing))
+        report = _report(run, checkpoint, done, region, read_parts=not finishing)
+        return Step(report=inventory.annotate(report, with_errors=False))
     write_part(run, checkpoint, done, scans)
     return Step(
         checkpoint=Checkpoint(

@@ -9,13 +9,19 @@ for a certificate, so it is cached in DynamoDB (INVENTORY_TABLE_NAME, one item p
 1. `open_inventory` reads the whole cache (one Scan, page by page) before the scan.
 2. While the scan lists pages, `watching(iot)` hands each page to `observe`: a cached certificate
    is checked at once (with its status of today, from the listing: expiry and key checks apply
-   to ACTIVE certificates only); an uncached one is queued to be described, each once, at most
-   as many as the run's budget can describe.
-3. `complete(scans)`, after the scan (so the describes never take the scan's time), describes
-   the queue at INVENTORY_RATE_LIMIT for at most INVENTORY_TIME_BUDGET_SECONDS and within the
-   run's deadline, checks each new one, writes the new entries (BatchWriteItem), and adds the
-   findings to their CA's scan, where suppressions and findingIds apply as to any finding.
-4. `annotate(report)` adds the coverage (`summary.inventory`) and any run error (source `inventory`).
+   to ACTIVE certificates only); an uncached one is described at once, beside the scan, each
+   once, by DESCRIBE_WORKERS threads at INVENTORY_RATE_LIMIT, for INVENTORY_TIME_BUDGET_SECONDS
+   from the scan's start and within the run's deadline. DescribeCertificate has its own quota and
+   its own rate limiter here, so the listing's rate and time are untouched; and the describes
+   happen in the invocation that listed the page, which a run continued over several
+   invocations (continuation.py), whose scans end at their deadline, needs.
+3. `complete(scans)`, after the scan: the attachments of flagged certificates (attachments.py,
+   in at most half the budget), waits for the describes, writes the new and refreshed entries
+   (BatchWriteItem), and adds the findings to their CA's scan, where suppressions and
+   findingIds apply as to any finding.
+4. `annotate(report)` adds the coverage (`summary.inventory`) and any run error (source
+   `inventory`). A continued run keeps its counts between invocations in a progress item of the
+   table (PROGRESS_PREFIX + auditId), so its coverage is the whole run's.
 
 Entries of deleted certificates expire (TTL `expiresAt`): an entry lives CACHE_RETENTION_DAYS
 and a listed certificate whose entry has less than REFRESH_WITHIN_DAYS left is written again,
@@ -32,6 +38,7 @@ and is rebuilt from IoT if lost, so it needs no point-in-time recovery.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import threading
 from collections import Counter, defaultdict
@@ -60,6 +67,9 @@ REFRESH_WITHIN_DAYS = 30
 DESCRIBE_WORKERS = 4  # enough calls in flight to keep the rate at ~100 ms a call
 WRITE_BATCH = 25  # BatchWriteItem's limit
 WRITERS = 2
+# Seconds of the run's time reserve (60 s direct, 120 s continued) the cache's writes may use past the
+# scan's deadline: one attempt's worth (calls.ATTEMPT_MAX_S), the reserve's other 45 s left to the report.
+WRITE_GRACE_S = 15
 FORECAST_MONTHS = 12
 SOURCE = "inventory"
 
@@ -88,12 +98,12 @@ class _Stats:
 class WatchedIot(Iot):
     """The scan's Iot, handing every listed page to the inventory as well (scan.py is unchanged)."""
 
-    watcher: Callable[[str, list], None] | None = None
+    watcher: Callable[[str, list, threading.Event], None] | None = None
 
     def certificate_page(self, ca_certificate_id, page_size, marker, stats):
         certificates, next_marker = super().certificate_page(ca_certificate_id, page_size, marker, stats)
         if self.watcher:
-            self.watcher(ca_certificate_id, certificates)
+            self.watcher(ca_certificate_id, certificates, self.deadline.interrupted)
         return certificates, next_marker
 
 
@@ -123,6 +133,16 @@ class Inventory:
     by_key: Counter = field(default_factory=Counter)  # "RSA-2048" -> ACTIVE certificates
     by_hash: Counter = field(default_factory=Counter)  # "SHA256" -> ACTIVE certificates
     attachments_looked_up: int = 0
+    run_id: str | None = None  # a continued run's auditId: its counts are kept between invocations
+    previous: dict = field(default_factory=dict)  # the counts of the run's earlier invocations
+    write_deadline: Deadline | None = None  # for the cache's writes (None: the scan's, plus WRITE_GRACE_S)
+    # The describes, beside the scan: their pool, rate, budget, results, and the scan's Ctrl-C.
+    pool: ThreadPoolExecutor | None = None
+    limiter: RateLimiter | None = None
+    describe_budget: Deadline | None = None
+    new: dict[str, Entry] = field(default_factory=dict)
+    describe_failures: list[Exception] = field(default_factory=list)
+    scan_interrupted: threading.Event | None = None
     errors: list[dict] = field(default_factory=list)
     stats: _Stats = field(default_factory=_Stats)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,6 +158,8 @@ class Inventory:
             if not isinstance(items, list):
                 raise MalformedResponse("Scan answered with Items that are not a list")
             for item in items:
+                if self._progress(item):
+                    continue
                 certificate_id, entry = _entry_of(item)
                 if entry is None:
                     self.malformed_entries += 1  # described again and written over
@@ -148,6 +170,20 @@ class Inventory:
             guard.follow(repr(sorted(page["LastEvaluatedKey"].items())))
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _progress(self, item: object) -> bool:
+        """Whether the item is a run's progress (a continued run's counts so far, see below); this
+        run's is kept."""
+        key = item.get("certificateId") if isinstance(item, dict) else None
+        key = key.get("S") if isinstance(key, dict) else None
+        if not isinstance(key, str) or not key.startswith(PROGRESS_PREFIX):
+            return False
+        if self.run_id and key == PROGRESS_PREFIX + self.run_id:
+            try:
+                self.previous = json.loads(item["progress"]["S"])
+            except (KeyError, TypeError, ValueError):
+                self.previous = {}  # unreadable: this run's coverage counts from here
+        return True
+
     # -- 2. while the scan lists --------------------------------------------------------------
 
     def watching(self, iot: Iot) -> Iot:
@@ -155,12 +191,15 @@ class Inventory:
             return iot
         return WatchedIot(iot.client, iot.limiter, iot.deadline, watcher=self.observe)
 
-    def scan(self, iot: Iot, ca_ids: list[str], config: AuditConfig, now: datetime, on_page=None) -> list:
-        """The scan of the configured scope: the CAs' certificates (scan_cas, watched), or with
-        AUDIT_SCOPE=account every certificate of the account (account_scan)."""
-        if config.scope == "account":
+    def scan(self, iot: Iot, ca_ids: list[str], config: AuditConfig, now: datetime, on_page=None, resume=None) -> list:
+        """The scan of the configured scope: the CAs' certificates (scan_cas, watched; `resume` as
+        scan_cas takes it), or with AUDIT_SCOPE=account every certificate of the account
+        (account_scan; a run continued over several invocations audits the CAs' certificates)."""
+        if config.scope == "account" and resume is None:
             return scan_account(iot, ca_ids, config, now, self, on_page)
-        return scan_cas(self.watching(iot), ca_ids, config, now, on_page)
+        if resume is None:
+            return scan_cas(self.watching(iot), ca_ids, config, now, on_page)
+        return scan_cas(self.watching(iot), ca_ids, config, now, on_page, resume=resume)
 
     def ca_of(self, certificate: object) -> str | None:
         """The CA a listed certificate was issued under, as the cache knows it (None: unknown or none)."""
@@ -168,10 +207,11 @@ class Inventory:
         entry = self.cache.get(certificate_id) if isinstance(certificate_id, str) else None
         return entry.ca_certificate_id if entry else None
 
-    def observe(self, ca_certificate_id: str, certificates: list) -> None:
+    def observe(self, ca_certificate_id: str, certificates: list, interrupted: threading.Event | None = None) -> None:
         """One listed page. Never raises: a problem here must not cost the CA its scan."""
         if not self.on:
             return
+        self.scan_interrupted = interrupted or self.scan_interrupted
         try:
             with self.lock:
                 for certificate in certificates:
@@ -186,8 +226,7 @@ class Inventory:
         entry = self.cache.get(certificate_id)
         if entry is None:
             self.uncached += 1
-            if len(self.pending) < self.capacity:
-                self.pending.setdefault(certificate_id, (ca_certificate_id, certificate))
+            self._queue(certificate_id, ca_certificate_id, certificate)
             return
         self._check(ca_certificate_id, certificate, entry)
         if entry.expires_at - self.now.timestamp() < REFRESH_WITHIN_DAYS * 86400:
@@ -205,18 +244,16 @@ class Inventory:
         if self.now <= expires < _months_later(self.now, FORECAST_MONTHS):
             self.forecast[expires.strftime("%Y-%m")] += 1
 
-    # -- 3. after the scan --------------------------------------------------------------------
+    # -- 3. after the scan: attachments, the describes' end, the writes ---------------------------
 
     def complete(self, scans: list) -> None:
         """Look up what is still attached to flagged certificates (at most half the budget), describe
         what the rest of it allows, write the new entries, hand the findings to their CAs."""
         if not self.on:
             return
-        limiter = RateLimiter(self.config.inventory_rate_limit)
-        budget = self._budget(self.config.inventory_time_budget_s)
         flagged = worst_first([finding for scan in scans for finding in scan.findings])
         self.attachments_looked_up, failures = look_up(
-            self.iot_client, flagged, self._budget(self.config.inventory_time_budget_s / 2), limiter, self.stats
+            self.iot_client, flagged, self._budget(self.config.inventory_time_budget_s / 2), self.limiter, self.stats
         )
         if failures:
             error = error_of(failures[0])
@@ -225,8 +262,9 @@ class Inventory:
                 f"{len(failures)} attachment lookups (ListPrincipalThingsV2, ListAttachedPolicies) failed "
                 f"(first: {error['message']}); those findings say nothing of their attachments",
             )
-        new = self._describe_pending(budget, limiter)
-        self._write({**self.refresh, **new})
+        new = self._finish_describing()
+        progress = [_progress_item(self.run_id, self._totals())] if self.run_id else []
+        self._write({**self.refresh, **new}, progress)
         by_ca = {scan.ca_certificate_id: scan for scan in scans}
         for ca_certificate_id, findings in self.findings.items():
             scan = by_ca.get(ca_certificate_id)
@@ -246,56 +284,71 @@ class Inventory:
             outer.interrupted,
         )
 
-    def _describe_pending(self, budget: Deadline, limiter: RateLimiter) -> dict[str, Entry]:
-        if not self.pending:
-            return {}
-        new: dict[str, Entry] = {}
-        failures: list[Exception] = []
+    def _start_describing(self, budget: Deadline, limiter: RateLimiter) -> None:
+        self.describe_budget, self.limiter = budget, limiter
+        self.pool = ThreadPoolExecutor(max_workers=DESCRIBE_WORKERS, thread_name_prefix="describe")
 
-        def describe(item: tuple[str, tuple[str, dict]]) -> None:
-            certificate_id, (ca_certificate_id, certificate) = item
-            if budget.stop_reason():
-                return
-            try:
-                response = call(
-                    self.iot_client.describe_certificate,
-                    budget,
-                    limiter=limiter,
-                    stats=self.stats,
-                    certificateId=certificate_id,
-                )
-                entry = self._entry_from(response)
-            except Stopped:
-                return
-            except (AttributeError, TypeError, ValueError) as problem:  # botocore tripped over the answer's shape
-                with self.lock:
-                    self.failed += 1
-                    failures.append(MalformedResponse(f"DescribeCertificate: unreadable answer ({problem})"))
-                return
-            except Exception as problem:  # noqa: BLE001 - one certificate's failure costs no other
-                with self.lock:
-                    if error_code(problem) == "ResourceNotFoundException":
-                        self.gone += 1
-                    else:
-                        self.failed += 1
-                        failures.append(problem)
-                return
+    def _queue(self, certificate_id: str, ca_certificate_id: str, certificate: dict) -> None:
+        """Describe it now, beside the scan (DescribeCertificate has its own quota), each once."""
+        if certificate_id in self.pending or len(self.pending) >= self.capacity or self.pool is None:
+            return
+        self.pending[certificate_id] = (ca_certificate_id, certificate)
+        self.pool.submit(self._describe_one, certificate_id, ca_certificate_id, certificate)
+
+    def _describe_one(self, certificate_id: str, ca_certificate_id: str, certificate: dict) -> None:
+        budget = self.describe_budget
+        if budget.stop_reason() or (self.scan_interrupted and self.scan_interrupted.is_set()):
+            return
+        try:
+            response = call(
+                self.iot_client.describe_certificate,
+                budget,
+                limiter=self.limiter,
+                stats=self.stats,
+                certificateId=certificate_id,
+            )
+            entry = self._entry_from(response)
+        except Stopped:
+            return
+        except (AttributeError, TypeError, ValueError) as problem:  # botocore tripped over the answer's shape
             with self.lock:
-                new[certificate_id] = entry
-                self.cache[certificate_id] = entry
-                self.described += 1
-                self._check(ca_certificate_id, certificate, entry)
+                self.failed += 1
+                self.describe_failures.append(MalformedResponse(f"DescribeCertificate: unreadable answer ({problem})"))
+            return
+        except Exception as problem:  # noqa: BLE001 - one certificate's failure costs no other
+            with self.lock:
+                if error_code(problem) == "ResourceNotFoundException":
+                    self.gone += 1
+                else:
+                    self.failed += 1
+                    self.describe_failures.append(problem)
+            return
+        with self.lock:
+            self.new[certificate_id] = entry
+            self.cache[certificate_id] = entry
+            self.described += 1
+            self._check(ca_certificate_id, certificate, entry)
 
-        with ThreadPoolExecutor(max_workers=DESCRIBE_WORKERS) as pool:
-            list(pool.map(describe, self.pending.items()))
-        if failures:
-            error = error_of(failures[0])
+    def _finish_describing(self) -> dict[str, Entry]:
+        """Wait for the describes under way (each stops at the budget), say what failed."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.describe_failures:
+            error = error_of(self.describe_failures[0])
             self._told(
                 error["code"],
                 f"{self.failed} DescribeCertificate calls failed (first: {error['message']}); "
                 "those certificates are described again by the next run",
             )
-        return new
+        return self.new
+
+    def _describe_pending(self, budget: Deadline, limiter: RateLimiter) -> dict[str, Entry]:
+        """Describe what is pending now and wait for it (the benchmark's entry point)."""
+        self._start_describing(budget, limiter)
+        for certificate_id, (ca_certificate_id, certificate) in list(self.pending.items()):
+            self.pool.submit(self._describe_one, certificate_id, ca_certificate_id, certificate)
+        return self._finish_describing()
 
     def _entry_from(self, response: dict) -> Entry:
         description = response.get("certificateDescription") if isinstance(response, dict) else None
@@ -337,17 +390,25 @@ class Inventory:
             self._expiry(),
         )
 
-    def _write(self, entries: dict[str, Entry]) -> None:
-        if not entries:
-            return
+    def _write(self, entries: dict[str, Entry], items: list[dict] = ()) -> None:
         table = self.config.inventory_table
         requests = [{"PutRequest": {"Item": _item(certificate_id, e)}} for certificate_id, e in entries.items()]
+        requests += [{"PutRequest": {"Item": item}} for item in items]
+        if not requests:
+            return
+
+        # The writes may take a little of the time reserve after the scan's deadline (which a stopped
+        # scan has reached): what was described must not be lost for want of a few seconds.
+        outer = self.deadline
+        deadline = self.write_deadline or Deadline(
+            lambda: outer.seconds_left() + WRITE_GRACE_S, outer.reason, outer.interrupted
+        )
 
         def write(batch: list[dict]) -> list[dict]:
-            response = call(self.dynamodb.batch_write_item, self.deadline, RequestItems={table: batch})
+            response = call(self.dynamodb.batch_write_item, deadline, RequestItems={table: batch})
             return response.get("UnprocessedItems", {}).get(table, [])
 
-        left, problem = send_in_batches(write, requests, WRITE_BATCH, WRITERS, self.deadline)
+        left, problem = send_in_batches(write, requests, WRITE_BATCH, WRITERS, deadline)
         if left:
             code = error_of(problem)["code"] if problem else "UnprocessedItems"
             detail = f" ({error_of(problem)['message']})" if problem else ""
@@ -362,35 +423,68 @@ class Inventory:
 
     # -- 4. the report ------------------------------------------------------------------------
 
-    def coverage(self) -> dict:
-        described = self.listed - self.uncached + self.described
-        remaining = self.listed - described
-        if remaining <= 0:
-            runs = 0
-        elif self.described:
-            runs = math.ceil(remaining / self.described)
-        else:
-            runs = None  # nothing described this run: no pace to tell from
-        return {
-            "described": described,
-            "total": self.listed,
-            "describedThisRun": self.described,
-            "remaining": remaining,
-            "runsToComplete": runs,
+    def _totals(self) -> dict:
+        """This invocation's counts, added to those of the run's earlier invocations (a continued run)."""
+        own = {
+            "listed": self.listed,
+            "uncached": self.uncached,
+            "described": self.described,
             "failed": self.failed,
             "unreadablePems": self.unreadable_pems,
             "throttles": self.stats.throttles,
-            "attachmentsLookedUp": self.attachments_looked_up,
-            "activeByKey": dict(sorted(self.by_key.items())),
-            "activeBySignatureHash": dict(sorted(self.by_hash.items())),
-            "activeExpiringByMonth": {month: self.forecast[month] for month in _months(self.now, FORECAST_MONTHS)},
+            "attachments": self.attachments_looked_up,
+            "byKey": dict(self.by_key),
+            "byHash": dict(self.by_hash),
+            "forecast": dict(self.forecast),
+        }
+        totals = {}
+        for name, value in own.items():
+            earlier = self.previous.get(name)
+            if isinstance(value, dict):
+                merged = Counter(earlier if isinstance(earlier, dict) else {})
+                merged.update(value)
+                totals[name] = dict(merged)
+            else:
+                totals[name] = value + (earlier if isinstance(earlier, int) else 0)
+        return totals
+
+    def coverage(self) -> dict:
+        totals = self._totals()
+        described = totals["listed"] - totals["uncached"] + totals["described"]
+        remaining = totals["listed"] - described
+        if remaining <= 0:
+            runs = 0
+        elif totals["described"]:
+            runs = math.ceil(remaining / totals["described"])
+        else:
+            runs = None  # nothing described this run: no pace to tell from
+        forecast = totals["forecast"]
+        return {
+            "described": described,
+            "total": totals["listed"],
+            "describedThisRun": totals["described"],
+            "remaining": remaining,
+            "runsToComplete": runs,
+            "failed": totals["failed"],
+            "unreadablePems": totals["unreadablePems"],
+            "throttles": totals["throttles"],
+            "attachmentsLookedUp": totals["attachments"],
+            "activeByKey": dict(sorted(totals["byKey"].items())),
+            "activeBySignatureHash": dict(sorted(totals["byHash"].items())),
+            "activeExpiringByMonth": {month: forecast.get(month, 0) for month in _months(self.now, FORECAST_MONTHS)},
         }
 
-    def annotate(self, report: dict) -> dict:
+    def annotate(self, report: dict, with_errors: bool = True) -> dict:
+        """The report with the coverage (summary.inventory) and, unless they were handed over as
+        run errors already (`run_errors`, a continued run), the inventory's errors."""
         report["summary"]["inventory"] = self.coverage() if self.on else None
-        for error in self.errors:
+        for error in self.errors if with_errors else ():
             add_error(report, SOURCE, error["code"], error["message"])
         return report
+
+    def run_errors(self) -> list[dict]:
+        """The inventory's errors as run errors ({"source": "inventory", ...})."""
+        return [{"source": SOURCE, **error} for error in self.errors]
 
     def _error(self, problem: Exception, consequence: str) -> None:
         error = error_of(problem)
@@ -416,10 +510,19 @@ def dynamodb_client(region: str):
     return make_client("dynamodb", _session[0] if _session else boto3.Session(region_name=region))
 
 
-def open_inventory(iot_client, config: AuditConfig, now: datetime, deadline: Deadline, dynamodb=None) -> Inventory:
+def open_inventory(
+    iot_client,
+    config: AuditConfig,
+    now: datetime,
+    deadline: Deadline,
+    dynamodb=None,
+    run_id: str | None = None,
+    write_deadline: Deadline | None = None,
+) -> Inventory:
     """The run's inventory, its cache read; off (and a run error) when the cache cannot be read,
-    since describing without it would describe certificates a second time."""
-    inventory = Inventory(config, now, deadline, iot_client)
+    since describing without it would describe certificates a second time. `run_id`: a run that
+    goes on over several invocations, whose coverage adds up its invocations'."""
+    inventory = Inventory(config, now, deadline, iot_client, run_id=run_id, write_deadline=write_deadline)
     if not config.inventory_table:
         return inventory
     inventory.capacity = math.ceil(config.inventory_rate_limit * config.inventory_time_budget_s)
@@ -427,10 +530,28 @@ def open_inventory(iot_client, config: AuditConfig, now: datetime, deadline: Dea
         inventory.dynamodb = dynamodb or dynamodb_client(iot_client.meta.region_name)
         inventory.load()
         inventory.on = True
+        # The describes start with the scan, on DescribeCertificate's own quota and rate.
+        budget = inventory._budget(config.inventory_time_budget_s)
+        inventory._start_describing(budget, RateLimiter(config.inventory_rate_limit))
     except Exception as problem:  # noqa: BLE001 - the audit goes on without the inventory's checks
         inventory.cache.clear()
         inventory._error(problem, "The inventory's checks did not run and nothing was described")
     return inventory
+
+
+# A continued run's counts so far, kept in the cache's table between its invocations under this
+# key prefix (no certificate ID starts with '#'), gone two days later (TTL).
+PROGRESS_PREFIX = "#run/"
+PROGRESS_RETENTION_DAYS = 2
+
+
+def _progress_item(run_id: str, totals: dict) -> dict:
+    expires = int((datetime.now(UTC) + timedelta(days=PROGRESS_RETENTION_DAYS)).timestamp())
+    return {
+        "certificateId": {"S": PROGRESS_PREFIX + run_id},
+        "progress": {"S": json.dumps(totals, separators=(",", ":"))},
+        "expiresAt": {"N": str(expires)},
+    }
 
 
 def _usable(certificate: object) -> bool:

@@ -217,8 +217,7 @@ def test_a_run_that_fits_costs_one_task_and_reports_as_a_direct_invocation(pair,
     assert report["summary"]["continuations"] == 0 and report["summary"]["restarts"] == 0
     assert finding_ids(report) == finding_ids(reference)
     ours = {k: v for k, v in report["summary"].items() if k not in ("continuations", "restarts")}
-    # (the summary's inventory, issue 13, is not part of a state-machine run yet)
-    assert ours == {k: v for k, v in reference["summary"].items() if k != "inventory"}
+    assert ours == reference["summary"]  # the inventory's coverage (issue 13) included
     assert [ca["pages"] for ca in report["cas"]] == [SMALL // 10] * 2
     assert parts_left() == [] and len(alerts.published()) == published + 1
 
