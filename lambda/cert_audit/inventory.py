@@ -60,6 +60,7 @@ from cert_audit.findings import certificate_findings, worst_first
 from cert_audit.observability import logger
 from cert_audit.report import add_error
 from cert_audit.scan import scan_cas
+from cert_audit.x509 import MISSING as x509_missing
 from cert_audit.x509 import UNKNOWN, UnreadablePem, parse_pem
 
 CACHE_RETENTION_DAYS = 90
@@ -526,6 +527,9 @@ def open_inventory(
     if not config.inventory_table:
         return inventory
     inventory.capacity = math.ceil(config.inventory_rate_limit * config.inventory_time_budget_s)
+    if x509_missing:  # without a PEM parser every certificate would be cached as unreadable
+        inventory._told("ImportError", f"cryptography is not importable ({x509_missing}); the inventory did not run")
+        return inventory
     try:
         inventory.dynamodb = dynamodb or dynamodb_client(iot_client.meta.region_name)
         inventory.load()

@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+try:
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+except ImportError as missing:  # a deployment without the layer's [all] extra: the inventory says so
+    x509 = None
+    MISSING = f"{missing}; the function gets cryptography from the Powertools layer, the CLI with `pip install .`"
+else:
+    MISSING = None
 
 UNKNOWN = "UNKNOWN"
 
