@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cert_audit.config import ConfigError, ca_ids_from_event, load_config, notify_from_event
+from cert_audit.config import ConfigError, ca_ids_from_event, inventory_settings, load_config, notify_from_event
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:alerts"
 CA = "a" * 64
@@ -313,3 +313,28 @@ def test_an_on_demand_notify_that_is_not_a_choice_is_rejected_before_anything_ru
         message = str(error.value)
         assert message.startswith(f"event.notify: {value!r} is not allowed; choose one of ")
         assert {"findings", "always"} <= set(message.split("choose one of ")[1].split(", "))
+
+
+def test_security_hub_without_the_state_table_is_refused_saying_what_to_set():
+    # Given SECURITY_HUB on and no STATE_TABLE_NAME, When the configuration is loaded,
+    # Then the whole message names both settings and the two ways out
+    with pytest.raises(ConfigError) as refused:
+        config_with(SECURITY_HUB="true")
+    assert str(refused.value) == (
+        "Invalid configuration: SECURITY_HUB: true needs STATE_TABLE_NAME, the state table that remembers what "
+        "Security Hub was given (the stack sets both); set it, or SECURITY_HUB=false"
+    )
+
+
+def test_every_inventory_setting_problem_is_told_at_once():
+    # Given a key minimum below its range and two signature hashes nobody knows (in lower case)
+    env = {"MIN_RSA_KEY_BITS": "512", "WEAK_SIGNATURE_HASHES": "sha1,blake2,md4"}
+
+    # When the inventory's settings are read, Then both problems are in one message, each in full
+    with pytest.raises(ConfigError) as refused:
+        inventory_settings(env)
+    assert str(refused.value) == (
+        "MIN_RSA_KEY_BITS: '512' is not a whole number from 1024 to 16384; "
+        "WEAK_SIGNATURE_HASHES: unknown hash BLAKE2, MD4; allowed: MD5, SHA1, SHA224, SHA256, SHA384, SHA512, "
+        "SHA3224, SHA3256, SHA3384, SHA3512"
+    )
