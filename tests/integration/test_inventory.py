@@ -263,3 +263,21 @@ def test_the_coverage_line_says_how_many_runs_remain():
     assert inventory.coverage_line({**base, "runsToComplete": 1}).endswith("about 1 more run.")
     assert "none could be described this run" in inventory.coverage_line({**base, "runsToComplete": None})
     assert inventory.coverage_line({"described": 5, "total": 5, "runsToComplete": 0}).endswith("checked).")
+
+
+def test_the_new_types_flow_through_every_format(mixed, alerts, context):
+    # Given a report with every new type of finding
+    from cert_audit import asff, formats, ocsf
+
+    handler.lambda_handler({}, context)
+    report = json.loads(alerts.published()[0]["Message"]["default"])
+    kinds = {DEVICE_EXPIRED, DEVICE_EXPIRING, WEAK_KEY, WEAK_SIGNATURE}
+    assert kinds <= {f["type"] for f in report["findings"]}
+
+    # When it is rendered in every format, Then each new finding is in the ASFF and OCSF documents
+    ids = {f["findingId"] for f in report["findings"] if f["type"] in kinds}
+    assert ids <= {document["Id"] for document in asff.documents(report)}
+    assert ids <= {document["finding_info"]["uid"] for document in ocsf.documents(report)}
+    for name, fmt in formats.FORMATS.items():
+        rendered = fmt.render(report)
+        assert isinstance(rendered, str) and rendered, name
