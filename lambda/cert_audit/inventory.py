@@ -198,6 +198,13 @@ class Inventory:
         (account_scan; a run continued over several invocations audits the CAs' certificates)."""
         if config.scope == "account" and resume is None:
             return scan_account(iot, ca_ids, config, now, self, on_page)
+        if config.scope == "account":
+            self._told(
+                "ScopeNotSupported",
+                "AUDIT_SCOPE=account is not supported yet in a run the state machine continues over several "
+                "invocations; this run audited the registered CAs' certificates (an on-demand invocation of the "
+                "function audits the whole account)",
+            )
         if resume is None:
             return scan_cas(self.watching(iot), ca_ids, config, now, on_page)
         return scan_cas(self.watching(iot), ca_ids, config, now, on_page, resume=resume)
