@@ -78,7 +78,7 @@ def scan_account(
                 scan = scans.setdefault(ca_id, CaScan(ca_id))
                 scan.pages += 1
                 _classify(scan, share, config, now)
-                inventory.observe(ca_id, share)
+                inventory.observe(ca_id, share, iot.deadline.interrupted)
                 if on_page:
                     on_page(scan)
             if not marker:

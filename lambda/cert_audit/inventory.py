@@ -259,7 +259,8 @@ class Inventory:
         what the rest of it allows, write the new entries, hand the findings to their CAs."""
         if not self.on:
             return
-        flagged = worst_first([finding for scan in scans for finding in scan.findings])
+        interrupted = self.scan_interrupted is not None and self.scan_interrupted.is_set()  # Ctrl-C in the CLI
+        flagged = [] if interrupted else worst_first([finding for scan in scans for finding in scan.findings])
         self.attachments_looked_up, failures = look_up(
             self.iot_client, flagged, self._budget(self.config.inventory_time_budget_s / 2), self.limiter, self.stats
         )
