@@ -225,3 +225,26 @@ def test_the_limit_holds_even_if_an_items_cost_is_misjudged(monkeypatch):
         fitted = fit_report(WHOLE, limit)
         assert limit // 2 < published(fitted) <= limit
         assert all(fitted[name] for name in ("cas", "errors", "findings", "resolvedFindings")), limit
+
+
+def test_one_finding_left_out_is_a_truncated_list():
+    # Given a limit with room for every item that alerts but one finding
+    fitted = fit_report(WHOLE, SIZE - 5_000)
+
+    # Then that one is counted and the findings are marked truncated; nothing suppressed is listed
+    assert (fitted["findingsOmitted"], fitted["findingsTruncated"]) == (1, True)
+    assert [fitted[LISTS[name]] for name in ALERTING if name != "findings"] == [0, 0, 0, 0]
+    assert (fitted["suppressedFindings"], fitted["suppressedFindingsOmitted"]) == ([], 6)
+
+
+def test_suppressed_findings_take_the_room_that_everything_alerting_leaves():
+    # Given a limit with room for everything that alerts and some of the 6 suppressed findings
+    limit = SIZE - 2_000
+    fitted = fit_report(WHOLE, limit)
+
+    # Then every alerting item is kept, the suppressed findings fill the rest, and the others are counted
+    assert [fitted[LISTS[name]] for name in ALERTING] == [0] * len(ALERTING)
+    kept = len(fitted["suppressedFindings"])
+    assert kept >= 1 and fitted["suppressedFindingsOmitted"] == 6 - kept
+    assert fitted["suppressedFindings"] == WHOLE["suppressedFindings"][:kept]
+    assert published(with_one_more(fitted, "suppressedFindings")) > limit
