@@ -420,16 +420,24 @@ ERROR_STATUS = {
 FaultRule = Callable[[object], "str | tuple[str, str] | Exception | AWSResponse | None"]
 
 
+# Where a faulted request goes instead of the emulator: no emulator serves it, and it is never sent.
+UNSERVED_URL = "https://injected-fault.invalid/"
+
+
 def inject_faults(client, operation: str, rule: FaultRule) -> Callable[[], None]:
     """Answer `operation` calls for which `rule(request)` names an error with that error.
 
     Goes through botocore's `before-send` event, so parsing and retries are botocore's own.
-    Returns a function that removes the hook.
+    botocore calls every `before-send` handler, the in-process emulator's (moto's) too, and takes
+    the first answer: a faulted request is pointed at a host nothing serves, so that, as on AWS,
+    a refused or failed write writes nothing. Returns a function that removes the hook.
     """
     event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
 
     def handler(request, **_):
         fault = rule(request)
+        if fault:
+            request.url = UNSERVED_URL
         if isinstance(fault, Exception):
             raise fault
         if isinstance(fault, AWSResponse):  # a crafted answer, malformed on purpose

@@ -341,6 +341,7 @@ def test_refreshes_the_time_does_not_allow_are_left_to_the_next_run_not_failed(
     run(virtual_time)
     monkeypatch.setattr(securityhub, "REFRESH_AFTER_DAYS", 0)
     monkeypatch.setattr(securityhub, "BATCH_MAX", 2)
+    monkeypatch.setattr(securityhub, "SENDERS", 1)  # one call at a time: how many fit is then certain
     inject_faults(security_hub(), "BatchImportFindings", lambda request: virtual_time.advance(25, None))
 
     # When the audit runs, with 60 s for the Security Hub step
