@@ -52,6 +52,9 @@ TIME_RESERVE_MS = 60_000
 # as headroom. A larger backlog that overruns it is not lost: the step that meets the deadline
 # becomes a run error, and the report is still published.
 MEMORY_RESERVE_MS = 290_000
+# With Security Hub on, the memory's steps include its import, which has a minute of its own
+# (securityhub.py): the scan stops that much earlier again, so the archive keeps its time.
+SECURITY_HUB_RESERVE_MS = 60_000
 # The memory's steps stop this long before the timeout, keeping room for the publish.
 PUBLISH_RESERVE_MS = 40_000
 # Publishing and releasing the run lock stop this long before the timeout: room for one
@@ -86,6 +89,13 @@ def client(service: str):
 
 def dynamodb():
     return client("dynamodb")
+
+
+def memory_reserve_ms(memory: Memory) -> int:
+    """How much earlier than TIME_RESERVE_MS the scan stops, to leave the memory's steps their time."""
+    if not memory.on:
+        return 0
+    return MEMORY_RESERVE_MS + (SECURITY_HUB_RESERVE_MS if memory.security_hub else 0)
 
 
 def deadline(context: LambdaContext, reserve_ms: int) -> Deadline:
@@ -157,7 +167,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return continued(envelope, config, context)
     requested = ca_ids_from_event(event)
     notify_on = notify_from_event(event) or config.notify_on
-    memory = Memory(config.state_table, config.report_bucket, config.event_bus)
+    memory = Memory.of(config)
     iot, sns = clients()
     final = deadline(context, FINAL_RESERVE_MS)
     run, errors = take_run_lock(config, context)
@@ -177,7 +187,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             ca_certificate_ids=requested,
             audit_id=context.aws_request_id,
             account_id=context.invoked_function_arn.split(":")[4],
-            deadline=deadline(context, TIME_RESERVE_MS + (MEMORY_RESERVE_MS if memory.on else 0)),
+            deadline=deadline(context, TIME_RESERVE_MS + memory_reserve_ms(memory)),
             suppressions=suppressions,
             errors=errors + suppression_errors,
         )
@@ -221,7 +231,7 @@ def continued(envelope: continuation.Envelope, config: AuditConfig, context: Lam
     request = envelope.request
     requested = ca_ids_from_event(request)
     notify_on = notify_from_event(request) or config.notify_on
-    memory = Memory(config.state_table, config.report_bucket, config.event_bus)
+    memory = Memory.of(config)
     audit_id = envelope.checkpoint.audit_id if envelope.checkpoint else context.aws_request_id
     final = deadline(context, FINAL_RESERVE_MS)
     run, errors = take_run_lock(config, context, owner=audit_id, hold_s=HANDOVER_GRACE_S)
@@ -238,7 +248,7 @@ def continued(envelope: continuation.Envelope, config: AuditConfig, context: Lam
         give_back_run_lock(config, context, final, audit_id)
         return {"request": request, "checkpoint": None, "outcome": {"auditId": audit_id, "reported": False}}
     suppressions, suppression_errors = load_suppressions(config)
-    memory_ms = MEMORY_RESERVE_MS if memory.on else 0
+    memory_ms = memory_reserve_ms(memory)
     run_state = continuation.Run(
         iot_client=clients()[0],
         s3=lambda: client("s3"),

@@ -38,6 +38,11 @@ class Memory:
     event_bus: str | None = None
     security_hub: bool = False  # import into Security Hub (needs the state table)
 
+    @classmethod
+    def of(cls, config) -> Memory:
+        """The memory an AuditConfig configures."""
+        return cls(config.state_table, config.report_bucket, config.event_bus, config.security_hub)
+
     @property
     def on(self) -> bool:
         return any((self.state_table, self.report_bucket, self.event_bus))

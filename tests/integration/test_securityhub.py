@@ -6,9 +6,7 @@ findings left ACTIVE, suppressed ones SUPPRESSED with their reason, and only the
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
-import os
 
 import boto3
 import pytest
@@ -28,14 +26,6 @@ SERVICE = (("service", "iot-cert-audit"),)
 def hub(memory, monkeypatch) -> SecurityHub:
     """SECURITY_HUB=true, and the function's Security Hub client answered by the stand-in."""
     monkeypatch.setenv("SECURITY_HUB", "true")
-    # The handler builds its Memory from the configuration's state table, bucket and bus; until it
-    # passes config.security_hub as well (handler.py is the scale agent's), build it as it will.
-    built = handler.Memory
-
-    def memory_of(*args, **kwargs):
-        return dataclasses.replace(built(*args, **kwargs), security_hub=handler.load_config(os.environ).security_hub)
-
-    monkeypatch.setattr(handler, "Memory", memory_of)
     stand_in = SecurityHub(ACCOUNT, REGION)
     stand_in.install(handler.client("securityhub"))
     return stand_in
@@ -275,8 +265,6 @@ def test_moto_takes_the_documents_and_keeps_one_finding_per_id(fleet, memory, al
     # Given Security Hub on and moto's own BatchImportFindings answering (no stand-in), with the
     # refresh due at every run so that the second run imports every finding again
     monkeypatch.setenv("SECURITY_HUB", "true")
-    built = handler.Memory
-    monkeypatch.setattr(handler, "Memory", lambda *a, **k: dataclasses.replace(built(*a, **k), security_hub=True))
     monkeypatch.setattr(securityhub, "REFRESH_AFTER_DAYS", 0)
 
     # When the audit runs twice

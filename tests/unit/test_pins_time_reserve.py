@@ -65,3 +65,33 @@ def test_no_iot_call_starts_in_the_last_minute(remaining_ms, calls_made):
 def test_the_scan_deadline_counts_down_to_the_reserve():
     deadline = handler.deadline(context_with(90_000), handler.TIME_RESERVE_MS)
     assert deadline.seconds_left() == 30.0 and deadline.stop_reason() is None
+
+
+@pytest.mark.parametrize(
+    "memory, reserve_ms",
+    [
+        (handler.Memory(), 0),
+        (handler.Memory(report_bucket="reports"), handler.MEMORY_RESERVE_MS),
+        (handler.Memory(state_table="state", security_hub=True), handler.MEMORY_RESERVE_MS + 60_000),
+    ],
+)
+def test_the_scan_leaves_the_memory_its_time_and_security_hub_its_minute(memory, reserve_ms):
+    # Given a deployment without a memory, with one, and with Security Hub on as well:
+    # Then the scan stops that much before the time reserve (the Security Hub step's own minute on top)
+    assert handler.memory_reserve_ms(memory) == reserve_ms
+
+
+def test_the_handler_builds_its_memory_from_the_configuration():
+    # Given every part of the memory configured
+    config = load_config(
+        {
+            "STATE_TABLE_NAME": "state",
+            "REPORT_BUCKET_NAME": "reports",
+            "EVENT_BUS_NAME": "bus",
+            "SECURITY_HUB": "true",
+        },
+        require_topic=False,
+    )
+
+    # Then the memory has each of them, Security Hub included
+    assert handler.Memory.of(config) == handler.Memory("state", "reports", "bus", security_hub=True)
