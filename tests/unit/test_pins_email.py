@@ -83,6 +83,7 @@ def test_the_email_of_a_run_with_a_memory_and_an_archive_line_for_line():
         findingsOmitted=1,
         reportUri="s3://audit-bucket/reports/audit-1.json.gz",
         reportConsoleUrl="https://s3.console.aws.amazon.com/s3/object/audit-bucket?prefix=reports/audit-1.json.gz",
+        reportHtmlConsoleUrl="https://s3.console.aws.amazon.com/s3/object/audit-bucket?prefix=reports/audit-1.html",
     )
 
     # When its email is written
@@ -143,6 +144,9 @@ def test_the_email_of_a_run_with_a_memory_and_an_archive_line_for_line():
         "Expired suppressions (no longer applied: renew or remove them)\n"
         '- {"certificateId": "' + "e" * 64 + '", "expires": "2026-06-01T00:00:00Z", '
         '"reason": "Lab devices (CHG-1234)"}\n'
+        "\n"
+        "Report page (HTML, open it from the S3 console): "
+        "https://s3.console.aws.amazon.com/s3/object/audit-bucket?prefix=reports/audit-1.html\n"
         "\n"
         "Full report (every finding, as JSON and CSV): s3://audit-bucket/reports/audit-1.json.gz\n"
         "https://s3.console.aws.amazon.com/s3/object/audit-bucket?prefix=reports/audit-1.json.gz\n"
