@@ -74,7 +74,16 @@ OPEN, SUPPRESSED, RESOLVED = "open", "suppressed", "resolved"
 def now_ms() -> str:
     """This instant as ASFF writes times, to the millisecond: two runs in the same second still
     give the later import the later UpdatedAt."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return in_ms(datetime.now(UTC))
+
+
+def in_ms(value: datetime | str) -> str:
+    """A time (a datetime, or the report's ISO text, to the second) as ASFF writes times here, always
+    to the millisecond: times of one format compare as text, so UpdatedAt is never taken for
+    older than a CreatedAt of the same second (".5Z" sorts before "Z")."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def product_arn(partition: str, region: str, account: str) -> str:
@@ -103,7 +112,8 @@ def document(report: dict, finding: dict, state: str, partition: str | None, upd
         )
     partition = partition or partition_of(region)
     kind = finding["type"]
-    created = finding.get("firstSeen") or report.get("startedAt") or updated_at
+    created = in_ms(finding.get("firstSeen") or report.get("startedAt") or updated_at)
+    updated_at = in_ms(updated_at)
     # On creation UpdatedAt must equal CreatedAt; after that it must only grow.
     updated = created if finding.get("isNew") else max(updated_at, created)
     reason = finding.get("reason") or f"{kind} finding"

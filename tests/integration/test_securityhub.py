@@ -64,7 +64,8 @@ def test_the_first_run_imports_every_finding_once_valid_and_active(fleet, hub, a
         assert imported["Types"] == [f"{asff.TYPE_PREFIX}/{finding['type']}"]
         assert imported["GeneratorId"] == f"iot-cert-audit/{finding['type']}"
         assert imported["Resources"][0]["Id"] == finding["certificateArn"]
-        assert imported["CreatedAt"] == imported["UpdatedAt"] == imported["FirstObservedAt"] == finding["firstSeen"]
+        first_seen = asff.in_ms(finding["firstSeen"])
+        assert imported["CreatedAt"] == imported["UpdatedAt"] == imported["FirstObservedAt"] == first_seen
     # And the run counts them, marks them as given in the state, and reports no failure
     assert (result["summary"]["securityHubImported"], result["summary"]["securityHubFailed"]) == (10, 0)
     assert all("lastImported" in record for record in state_records().values())
@@ -257,7 +258,7 @@ def test_turning_security_hub_on_later_imports_the_open_findings_once(
     assert first["summary"]["securityHubImported"] == 10 and len(hub.active()) == 10
     assert second["summary"]["securityHubImported"] == 0 and hub.calls["BatchImportFindings"] == 1
     # With their first sighting, not the day Security Hub was turned on
-    first_seen = {f["findingId"]: f["firstSeen"] for f in published_reports(alerts)[0]["findings"]}
+    first_seen = {f["findingId"]: asff.in_ms(f["firstSeen"]) for f in published_reports(alerts)[0]["findings"]}
     assert {i: f["FirstObservedAt"] for i, f in hub.active().items()} == first_seen
 
 

@@ -95,7 +95,7 @@ def test_an_open_finding_is_failed_active_and_carries_what_the_issue_names():
         "Url": "https://docs.aws.amazon.com/iot/latest/developerguide/manage-device-cert.html",
     }
     assert (document["Compliance"], document["RecordState"]) == ({"Status": "FAILED"}, "ACTIVE")
-    assert document["FirstObservedAt"] == document["CreatedAt"] == inactive["firstSeen"]
+    assert document["FirstObservedAt"] == document["CreatedAt"] == asff.in_ms(inactive["firstSeen"])
     assert (document["UpdatedAt"], document["LastObservedAt"]) == ("2026-11-30T08:01:02.345Z", "2026-11-30T08:01:00Z")
     assert "Workflow" not in document and "Note" not in document  # Security Hub's NEW
     assert document["SourceUrl"].endswith(f"#/certificate/{inactive['certificateId']}")
@@ -105,7 +105,7 @@ def test_a_new_findings_updated_at_is_its_created_at():
     # The format asks both to be equal when a finding is created
     new = finding("CERTIFICATE_STATUS", isNew=True, firstSeen="2026-11-30T08:00:00Z")
     [document] = asff.documents(report_of([new]), updated_at="2026-11-30T08:01:02.345Z")
-    assert document["CreatedAt"] == document["UpdatedAt"] == "2026-11-30T08:00:00Z"
+    assert document["CreatedAt"] == document["UpdatedAt"] == "2026-11-30T08:00:00.000Z"
 
 
 def test_a_suppressed_finding_is_suppressed_with_its_reason_and_a_resolved_one_passed_and_archived():
@@ -194,3 +194,17 @@ def test_a_finding_rebuilt_from_a_damaged_record_is_still_a_valid_document():
     assert asff_problems(document, ACCOUNT, REGION) == []
     assert document["Resources"][0]["Id"] == f"arn:aws:iot:{REGION}:{ACCOUNT}:cert/{CA}"
     assert document["Description"] == "CERTIFICATE_STATUS finding"
+
+
+def test_an_import_in_the_same_second_as_the_finding_was_first_seen_is_still_newer():
+    # Given a finding first seen at 08:00:00 (the report's times are to the second), imported again
+    # half a second later (a run right after the first, an on-demand one say)
+    seen = finding("CERTIFICATE_STATUS", firstSeen="2026-11-30T08:00:00Z")
+
+    # When its document is made
+    [doc] = asff.documents(report_of([seen]), updated_at="2026-11-30T08:00:00.500Z")
+
+    # Then every time is to the millisecond and UpdatedAt is the later one, so Security Hub takes
+    # the update (it ignores one whose UpdatedAt is not after the one it has)
+    assert doc["CreatedAt"] == doc["FirstObservedAt"] == "2026-11-30T08:00:00.000Z"
+    assert doc["UpdatedAt"] == "2026-11-30T08:00:00.500Z"
