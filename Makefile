@@ -31,8 +31,9 @@ dev: $(BIN)/.installed $(CHROMIUM)
 demo: dev
 	$(BIN)/python -m cert_audit demo
 
+# On every core; a module's tests stay together (--dist loadfile), so its fixtures are built once.
 test: dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
