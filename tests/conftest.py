@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +35,31 @@ def reports_match_their_schema(monkeypatch):
     from tests.schemas import check_reports
 
     check_reports(monkeypatch)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`cert-audit demo` run once: its process (exit code, output) and its JSON report file (the HTML
+    page beside it)."""
+
+    process: subprocess.CompletedProcess
+    report_file: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """One run of `python -m cert_audit demo` (on the tree under test) for every test that reads it:
+    the demo's own tests, the formats' round trip and the HTML page's browser test."""
+    from tests.cli.conftest import tree_env
+
+    folder = tmp_path_factory.mktemp("demo")
+    report_file = folder / "demo-report.json"
+    process = subprocess.run(
+        [sys.executable, "-m", "cert_audit", "demo", "--report-file", str(report_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=folder,
+        env=tree_env(),
+    )
+    return DemoRun(process, report_file)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -28,17 +26,9 @@ ROWS = "#findings-table tbody tr"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[dict, str]:
+def demo(demo_run) -> tuple[dict, str]:
     """`cert-audit demo` run once: its second run's JSON report, and its HTML page's file URL."""
-    folder = tmp_path_factory.mktemp("demo")
-    report_file = folder / "demo-report.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "cert_audit", "demo", "--report-file", str(report_file)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=folder,
-    )
+    process, report_file = demo_run.process, demo_run.report_file
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-2000:]
     page_file = report_file.with_suffix(".html")
     # the demo says where to open it

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -41,18 +39,9 @@ def ca_findings(ca) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """One run of `python -m cert_audit demo` for the whole module: (process, report file)."""
-    folder = tmp_path_factory.mktemp("demo")
-    report_file = folder / "report.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "cert_audit", "demo", "--report-file", str(report_file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=folder,
-    )
-    return process, report_file
+def demo(demo_run):
+    """The session's run of `python -m cert_audit demo`: (process, report file)."""
+    return demo_run.process, demo_run.report_file
 
 
 FINDINGS = sum(status_findings(ca) + len(ca_findings(ca)) for ca in FLEET)  # the change keeps the count

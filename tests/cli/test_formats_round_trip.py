@@ -10,14 +10,11 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from cert_audit import formats
-from tests.cli.conftest import tree_env
 from tests.integration.securityhub_stand_in import asff_problems
 from tests.schemas import validate_ocsf, validate_report
 
@@ -25,18 +22,9 @@ HEX32 = r"[0-9a-f]{32}"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> dict:
-    """The demo's archived report (a process of its own, as `cert-audit demo` runs)."""
-    folder = tmp_path_factory.mktemp("demo")
-    report_file = folder / "report.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "cert_audit", "demo", "--report-file", str(report_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=folder,
-        env=tree_env(),  # the tree under test, not an installed copy
-    )
+def report(demo_run) -> dict:
+    """The demo's archived report (the session's run of `cert-audit demo`, on the tree under test)."""
+    process, report_file = demo_run.process, demo_run.report_file
     assert process.returncode == 0, process.stderr[-2000:]
     report = json.loads(report_file.read_text())
     validate_report(report, "the demo's archived report")
