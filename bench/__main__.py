@@ -114,24 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if wrong else 0
 
 
-def run_memory(mode: str, command: str) -> dict:
-    """The memory group at the mode's size, with the facts RESULTS.md states about its run."""
+def run_group(group, quick: int, full: int, mode: str, command: str) -> dict:
+    """A sized group (memory, formats) at the mode's size, with the facts RESULTS.md states about its run."""
     facts = run_facts(mode, command)
     clock = time.perf_counter()
-    open_findings = memory_group.QUICK_OPEN if mode == "quick" else memory_group.FULL_OPEN
-    figures = memory_group.run_group(open_findings, log=lambda line: print(line, flush=True))
+    figures = group.run_group(quick if mode == "quick" else full, log=lambda line: print(line, flush=True))
     facts.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
     return figures | {"meta": facts}
+
+
+def run_memory(mode: str, command: str) -> dict:
+    return run_group(memory_group, memory_group.QUICK_OPEN, memory_group.FULL_OPEN, mode, command)
 
 
 def run_formats(mode: str, command: str) -> dict:
-    """The formats group at the mode's size, with the facts RESULTS.md states about its run."""
-    facts = run_facts(mode, command)
-    clock = time.perf_counter()
-    findings = formats_group.QUICK if mode == "quick" else formats_group.FULL
-    figures = formats_group.run_group(findings, log=lambda line: print(line, flush=True))
-    facts.update(duration_s=time.perf_counter() - clock, load_after=os.getloadavg()[0])
-    return figures | {"meta": facts}
+    return run_group(formats_group, formats_group.QUICK, formats_group.FULL, mode, command)
 
 
 def run_facts(mode: str, command: str) -> dict:

@@ -19,39 +19,14 @@ import time
 from collections import defaultdict
 from datetime import datetime
 
-from cert_audit.aws import Iot, PageGuard, _items, _next_marker, certificate_problem, error_of
+from cert_audit.aws import Iot, PageGuard, _items, _next_marker, error_of
 from cert_audit.calls import Stopped
 from cert_audit.config import AuditConfig
-from cert_audit.findings import age_cutoff, age_finding, ca_findings, finding_for
-from cert_audit.scan import CaScan, OnPage
+from cert_audit.findings import ca_findings
+from cert_audit.scan import CaScan, OnPage, _classify, _usable
 
 NO_REGISTERED_CA = "NO_REGISTERED_CA"
 LISTING = "ListCertificates"
-
-
-def _classify(scan: CaScan, certificates: list[dict], config: AuditConfig, now: datetime) -> None:
-    """Count and check one CA's share of a page, as scan.py does for a CA's own pages."""
-    scan.certificates_scanned += len(certificates)
-    usable = []
-    for certificate in certificates:
-        problem = certificate_problem(certificate)
-        if problem is None or problem.startswith("creationDate"):
-            usable.append(certificate if problem is None else {**certificate, "creationDate": None})
-        if problem:
-            scan.malformed += 1
-            scan.malformed_example = scan.malformed_example or {
-                "certificate": repr(certificate)[:200],
-                "problem": problem,
-            }
-    scan.by_status.update(c["status"] for c in usable)
-    scan.findings += [f for c in usable if (f := finding_for(c, scan.ca_certificate_id, config.flagged_statuses))]
-    too_old = age_cutoff(now, config.max_certificate_age_days)
-    if too_old:
-        scan.findings += [
-            age_finding(c, scan.ca_certificate_id, now, config.max_certificate_age_days)
-            for c in usable
-            if c["status"] == "ACTIVE" and c["creationDate"] and c["creationDate"] <= too_old
-        ]
 
 
 def scan_account(
@@ -77,7 +52,8 @@ def scan_account(
             for ca_id, share in by_ca.items():
                 scan = scans.setdefault(ca_id, CaScan(ca_id))
                 scan.pages += 1
-                _classify(scan, share, config, now)
+                scan.certificates_scanned += len(share)
+                _classify(scan, _usable(scan, share), config, now)
                 inventory.observe(ca_id, share, iot.deadline.interrupted)
                 if on_page:
                     on_page(scan)

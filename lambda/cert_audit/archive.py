@@ -116,6 +116,12 @@ def archive_report(s3, bucket: str, report: dict, deadline: Deadline, partition:
     return {**links, **_archive_html(s3, bucket, report, links, deadline, partition)}
 
 
+def _not_archived(report: dict, problem: Exception, consequence: str) -> None:
+    """An object after the JSON and CSV that could not be written: a run error (source `archive`)."""
+    error = error_of(problem)
+    add_error(report, "archive", error["code"], f"{error['message']}. {consequence}")
+
+
 def _archive_ocsf(s3, bucket: str, report: dict, deadline: Deadline) -> None:
     """The findings as OCSF documents, streamed into gzip a chunk at a time as the JSON is (a
     million findings are never one string). One that fails costs neither the JSON nor the CSV:
@@ -129,8 +135,7 @@ def _archive_ocsf(s3, bucket: str, report: dict, deadline: Deadline) -> None:
         with _gzipped(write_documents) as body:
             _put(s3, bucket, report_key(report, "ocsf.json"), body, "application/json", deadline)
     except Exception as problem:  # noqa: BLE001 - the JSON and CSV are archived all the same
-        error = error_of(problem)
-        add_error(report, "archive", error["code"], f"{error['message']}. The OCSF findings were not archived")
+        _not_archived(report, problem, "The OCSF findings were not archived")
 
 
 def _archive_html(s3, bucket: str, report: dict, links: dict, deadline: Deadline, partition: str) -> dict:
@@ -147,8 +152,7 @@ def _archive_html(s3, bucket: str, report: dict, links: dict, deadline: Deadline
         with _gzipped(write_html) as body:
             _put(s3, bucket, key, body, "text/html", deadline)
     except Exception as problem:  # noqa: BLE001 - the JSON and CSV are archived all the same
-        error = error_of(problem)
-        add_error(report, "archive", error["code"], f"{error['message']}. The HTML report was not archived")
+        _not_archived(report, problem, "The HTML report was not archived")
         return {"reportHtmlUri": None, "reportHtmlConsoleUrl": None}
     return {
         "reportHtmlUri": f"s3://{bucket}/{key}",

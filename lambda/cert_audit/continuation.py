@@ -567,6 +567,9 @@ def _parse_part(body: IO[bytes]) -> tuple[list[Done], dict[tuple[str, int, int],
     return done, findings
 
 
+DELETE_MAX = 1000
+
+
 def delete_parts(s3, bucket: str, audit_id: str, invocations: int, deadline: Deadline) -> None:
     """Remove the run's parts once its report is out; a failure is only logged: the bucket's
     lifecycle rule expires them a day later anyway."""
@@ -574,8 +577,11 @@ def delete_parts(s3, bucket: str, audit_id: str, invocations: int, deadline: Dea
     if not keys:
         return
     try:
-        answer = call(s3.delete_objects, deadline, Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-        failed = answer.get("Errors") or []
+        failed = []
+        for start in range(0, len(keys), DELETE_MAX):  # DeleteObjects takes at most 1,000 keys a call
+            batch = keys[start : start + DELETE_MAX]
+            answer = call(s3.delete_objects, deadline, Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            failed += answer.get("Errors") or []
         if failed:
             logger.warning("Parts not deleted", extra={"errors": failed[:5], "count": len(failed)})
     except Exception as problem:  # noqa: BLE001 - they expire by the lifecycle rule

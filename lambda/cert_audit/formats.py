@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from cert_audit import asff, html_report, ocsf, terminal
-from cert_audit.findings import CERTIFICATE_STATUS, FINDING_TYPES, severity_rank
+from cert_audit.findings import FINDING_TYPES, severity_rank
 from cert_audit.message import changes_line, console_url, subject
 from cert_audit.report import write_csv
 
@@ -53,11 +53,6 @@ def as_asff(report: dict) -> str:
     return json.dumps(list(asff.documents(report)), indent=2) + "\n"
 
 
-def finding_name(finding: dict) -> str:
-    """A status finding by its status (REVOKED...), any other by its type (CA_CERTIFICATE_EXPIRING...)."""
-    return finding["status"] if finding["type"] == CERTIFICATE_STATUS else finding["type"]
-
-
 # JUnit XML
 
 
@@ -73,7 +68,7 @@ def _xml_text(value: object) -> str:
 def junit_line(finding: dict) -> str:
     """One finding in a failure's text."""
     return (
-        f"[{finding['severity']}] {finding_name(finding)} {finding['certificateId']} "
+        f"[{finding['severity']}] {terminal.finding_name(finding)} {finding['certificateId']} "
         f"(finding {finding['findingId']}): {finding['reason']}"
     )
 
@@ -189,7 +184,7 @@ def as_markdown(report: dict) -> str:
         headers = (["New"] if compared else []) + ["Severity", "Finding", "Certificate", "CA", "Created", "Finding ID"]
         rows = [
             (["new" if f.get("isNew") else ""] if compared else [])
-            + [f["severity"], md_code(finding_name(f)), _md_certificate(f, report["region"])]
+            + [f["severity"], md_code(terminal.finding_name(f)), _md_certificate(f, report["region"])]
             + [md_code(f["caCertificateId"][:12] + "…"), md(f["creationDate"] or ""), md_code(f["findingId"])]
             for f in findings[:MARKDOWN_FINDINGS_MAX]
         ]
@@ -199,7 +194,7 @@ def as_markdown(report: dict) -> str:
     if resolved:
         lines += ["", f"#### Resolved ({len(resolved):,})", ""]
         rows = [
-            [f["severity"], md_code(finding_name(f)), md_code(f["certificateId"])]
+            [f["severity"], md_code(terminal.finding_name(f)), md_code(f["certificateId"])]
             + [md((f.get("firstSeen") or "")[:10]), md_code(f["findingId"])]
             for f in resolved[:MARKDOWN_FINDINGS_MAX]
         ]

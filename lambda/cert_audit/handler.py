@@ -168,7 +168,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     requested = ca_ids_from_event(event)
     notify_on = notify_from_event(event) or config.notify_on
     memory = Memory.of(config)
-    iot, sns = clients()
+    iot = clients()[0]
     final = deadline(context, FINAL_RESERVE_MS)
     run, errors = take_run_lock(config, context)
     if not run:

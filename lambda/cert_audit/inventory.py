@@ -133,6 +133,12 @@ class Inventory:
     forecast: Counter = field(default_factory=Counter)  # "YYYY-MM" -> ACTIVE certificates expiring then
     by_key: Counter = field(default_factory=Counter)  # "RSA-2048" -> ACTIVE certificates
     by_hash: Counter = field(default_factory=Counter)  # "SHA256" -> ACTIVE certificates
+
+    @functools.cached_property
+    def forecast_end(self) -> datetime:
+        """The end of the renewal forecast's window, once a run rather than once a certificate."""
+        return _months_later(self.now, FORECAST_MONTHS)
+
     attachments_looked_up: int = 0
     run_id: str | None = None  # a continued run's auditId: its counts are kept between invocations
     previous: dict = field(default_factory=dict)  # the counts of the run's earlier invocations
@@ -205,8 +211,6 @@ class Inventory:
                 "invocations; this run audited the registered CAs' certificates (an on-demand invocation of the "
                 "function audits the whole account)",
             )
-        if resume is None:
-            return scan_cas(self.watching(iot), ca_ids, config, now, on_page)
         return scan_cas(self.watching(iot), ca_ids, config, now, on_page, resume=resume)
 
     def ca_of(self, certificate: object) -> str | None:
@@ -249,7 +253,7 @@ class Inventory:
         self.by_key[f"{entry.key_type}-{entry.key_size}" if entry.key_type != UNKNOWN else UNKNOWN] += 1
         self.by_hash[entry.signature_hash] += 1
         expires = datetime.fromtimestamp(entry.not_after, UTC)
-        if self.now <= expires < _months_later(self.now, FORECAST_MONTHS):
+        if self.now <= expires < self.forecast_end:
             self.forecast[expires.strftime("%Y-%m")] += 1
 
     # -- 3. after the scan: attachments, the describes' end, the writes ---------------------------

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cert_audit import continuation
+from cert_audit.calls import Deadline
 from cert_audit.config import ConfigError
 from cert_audit.continuation import Checkpoint, envelope_of, restore, scan_state
 from cert_audit.scan import CaScan
@@ -100,3 +102,21 @@ def test_only_the_state_machine_envelope_is_one():
 def test_a_bad_envelope_is_refused_naming_the_problem(event, expected):
     with pytest.raises(ConfigError, match=expected):
         envelope_of(event)
+
+
+def test_the_parts_of_a_long_run_are_deleted_a_thousand_keys_a_call():
+    # Given S3's DeleteObjects, which refuses more than 1,000 keys in one request
+    calls = []
+
+    class S3:
+        def delete_objects(self, Bucket, Delete):  # noqa: N803 - the API's names
+            assert len(Delete["Objects"]) <= 1000, "MalformedXML: more than 1,000 keys"
+            calls.append([item["Key"] for item in Delete["Objects"]])
+            return {}
+
+    # When a run of 700 invocations (a part and a checkpoint each) removes its parts
+    continuation.delete_parts(S3(), "reports", "audit-1", 700, Deadline(lambda: 100.0, "test"))
+
+    # Then its 1,400 keys go in two calls, every key once
+    assert [len(keys) for keys in calls] == [1000, 400]
+    assert len({key for keys in calls for key in keys}) == 1400
